@@ -1,0 +1,62 @@
+"""Command line: ``python -m agcc build|refs|params``.
+
+Examples
+--------
+``python -m agcc build --profile default``
+    Execute every notebook under the default profile and build the HTML book.
+``python -m agcc build --profile smoke --only 01 --no-book -p seed 3``
+    Execute one notebook with one parameter overridden, without building the book.
+``python -m agcc refs``
+    Regenerate the nbval reference notebooks in ``tests/notebooks/`` (smoke profile).
+``python -m agcc params --profile paper``
+    List every parameter with its value in a profile and its meaning.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .params import ParameterError, resolve, schema
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m agcc", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    build = sub.add_parser("build", help="execute the notebooks and build the book")
+    build.add_argument("--profile", default="default", help="smoke, default or paper")
+    build.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="override one parameter (repeatable)")
+    build.add_argument("--only", nargs="+", help="notebooks to execute (stem or NN prefix)")
+    build.add_argument("--no-book", action="store_true", help="execute notebooks only")
+    refs = sub.add_parser("refs", help="regenerate the nbval references (smoke profile)")
+    refs.add_argument("--only", nargs="+", help="notebooks to regenerate (stem or NN prefix)")
+    params = sub.add_parser("params", help="list the parameters of a profile")
+    params.add_argument("--profile", default="default")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .runner import NotebookFailed, regenerate_references, run
+
+    try:
+        if args.command == "build":
+            overrides = dict(args.param)
+            record = run(args.profile, overrides, only=args.only, book=not args.no_book)
+            if "index_html" in record:
+                print(f"\nThe book is at {record['index_html']}")
+        elif args.command == "refs":
+            for path in regenerate_references(only=args.only):
+                print(f"reference: {path}")
+        elif args.command == "params":
+            values = resolve(args.profile)
+            for name, p in schema().items():
+                print(f"{name:24s} {values[name]!r:28s} {p.type:5s} {p.doc}")
+    except (ParameterError, NotebookFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2 if isinstance(err, ParameterError) else 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

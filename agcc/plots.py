@@ -1,0 +1,63 @@
+"""Figures shared by the notebooks (kept here so that notebooks hold calls, not plotting code)."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from scipy.signal import stft
+
+from .alignment import read_textgrid
+from .audio import SAMPLE_RATE, load_audio
+from .landmarks import read_openface
+
+
+def mouth_measures(xy: np.ndarray) -> dict[str, np.ndarray]:
+    """Lip opening (57 to 51) and mouth width (48 to 54) per frame, in inter-eye distances.
+
+    Distances are rotation- and translation-invariant, so no alignment is needed for this view;
+    the pipeline's full normalisation is :func:`agcc.landmarks.normalize_landmarks`.
+    """
+    eyes = np.linalg.norm(xy[:, 36:42].mean(1) - xy[:, 42:48].mean(1), axis=-1)
+    eyes = np.where(eyes > 0, eyes, np.nan)
+    return {"opening": np.linalg.norm(xy[:, 57] - xy[:, 51], axis=-1) / eyes,
+            "width": np.linalg.norm(xy[:, 54] - xy[:, 48], axis=-1) / eyes}
+
+
+def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = ""):
+    """Spectrogram with the phone alignment above the mouth-landmark trajectory of one utterance.
+
+    Returns the matplotlib figure (two panels sharing the time axis).
+    """
+    wav = load_audio(audio_path)
+    f, t, z = stft(wav, fs=SAMPLE_RATE, nperseg=400, noverlap=240)  # 25 ms windows, 10 ms hop
+    power_db = 20 * np.log10(np.abs(z) + 1e-6)
+    fig, (ax_s, ax_m) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    vmax = power_db.max()
+    ax_s.pcolormesh(t, f / 1000, power_db, vmin=vmax - 70, vmax=vmax, cmap="magma", shading="auto")
+    ax_s.set_ylabel("Frequency (kHz)")
+    ax_s.set_ylim(0, 8)
+    ax_s.grid(False)
+    if alignment_path:
+        phones = read_textgrid(alignment_path)
+        for row in phones.itertuples():
+            for ax in (ax_s, ax_m):
+                ax.axvline(row.start, color="white" if ax is ax_s else "0.7", lw=0.6, alpha=0.8)
+            ax_s.text((row.start + row.end) / 2, 7.4, row.label, color="white", ha="center",
+                      va="center", fontsize=7, rotation=90)
+    ax_s.set_title(title or "Spectrogram with the forced-aligned phones")
+    if landmarks_path:
+        track = read_openface(landmarks_path)
+        m = mouth_measures(track.xy)
+        ok = track.success
+        for key, color in (("opening", "C0"), ("width", "C1")):
+            values = np.where(ok, m[key], np.nan)
+            ax_m.plot(track.timestamps, values, color=color, marker=".", ms=3,
+                      label=f"lip {key} (57-51)" if key == "opening" else "mouth width (48-54)")
+        if (~ok).any():
+            ax_m.plot(track.timestamps[~ok], np.zeros((~ok).sum()), "x", color="C3",
+                      label="tracking failed")
+        ax_m.legend(loc="upper right", fontsize=8)
+    ax_m.set_ylabel("Distance\n(inter-eye units)")
+    ax_m.set_xlabel("Time (s)")
+    fig.tight_layout()
+    return fig

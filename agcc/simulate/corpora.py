@@ -1,0 +1,419 @@
+"""Generators of the two simulated corpora, written in the real releases' layouts.
+
+:func:`generate_crema_d` writes a CREMA-D-like corpus::
+
+    <root>/AudioWAV/<actor>_<SENT>_<EMO>_<LVL>.wav       16 kHz mono PCM
+    <root>/VideoDemographics.csv                         "ActorID","Age","Sex","Race","Ethnicity"
+    <root>/processedResults/summaryTable.csv             perceptual votes, real header
+    <root>/openface/<stem>.csv                           OpenFace 2.x FeatureExtraction output
+    <root>/mfa/<stem>.TextGrid                           Montreal Forced Aligner output
+
+:func:`generate_msp_improv` writes an MSP-IMPROV-like corpus::
+
+    <root>/Audio/session<N>/S<NN><E>/<R|S|T|P>/MSP-IMPROV-S<NN><E>-<G><NN>-<T>-<XY><NN>.wav  (44.1 kHz)
+    <root>/Evaluation.txt                                consensus + rater lines, UTD-IMPROV- names
+    <root>/openface/<stem>.csv, <root>/mfa/<stem>.TextGrid
+
+Both corpora share the articulation-to-sound physics (:mod:`~agcc.simulate.articulation`,
+:mod:`~agcc.simulate.synth`, :mod:`~agcc.simulate.face`). They differ as the real ones do: the
+CREMA-D-like one is scripted, intense and clean; the MSP-IMPROV-like one has weaker, more variable
+emotion, other speakers, a different microphone, reverberation and noise, a different camera, and
+more tracking failures. A few faults of the real releases are reproduced on purpose so that readers
+must report them (listed under ``faults`` in ``simulation.json``).
+
+Every utterance is rendered from its own seed (derived from the corpus seed and its index), so the
+output is byte-identical for a seed whatever the number of worker processes.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import multiprocessing as mp
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+from tqdm import tqdm
+
+from . import articulation, face, synth
+from .phones import words_of
+from .sentences import CREMA_D_SENTENCES, MSP_IMPROV_CONVERSATION, MSP_IMPROV_TARGET_SENTENCES
+from .writers import write_openface_csv, write_textgrid
+
+SIM_VERSION = 1  # bump when the generator's output changes, so cached corpora are regenerated
+MANIFEST = "simulation.json"
+SYNTH_SR = 16000
+
+CREMA_EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness",
+                  "NEU": "neutral", "SAD": "sadness"}
+CREMA_VOTE = {"ANG": "A", "DIS": "D", "FEA": "F", "HAP": "H", "NEU": "N", "SAD": "S"}
+IMPROV_EMOTIONS = {"A": "anger", "H": "happiness", "S": "sadness", "N": "neutral"}
+IMPROV_CATEGORY = {"A": "Angry", "H": "Happy", "S": "Sad", "N": "Neutral", "O": "Other"}
+# Share of recording types in the real corpus (R, S, T, P: 652, 620, 4381, 2785 of 8438 turns).
+IMPROV_TYPES = {"R": 652, "S": 620, "T": 4381, "P": 2785}
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering one utterance (runs in worker processes)
+# --------------------------------------------------------------------------------------------
+def render_utterance(spec: dict[str, Any]) -> dict[str, Any]:
+    """Render one utterance and write its WAV, OpenFace CSV and (unless the aligner "failed")
+    TextGrid. ``spec`` is a plain dict made by the generators; returns the true timing."""
+    rng = np.random.default_rng(spec["seed"])
+    speaker = spec["speaker"]
+    words = words_of(spec["text"])
+    plan = articulation.plan_utterance(words, speaker, spec["emotion"], spec["intensity"], rng)
+    traj = articulation.articulatory_trajectory(plan, speaker, spec["emotion"], spec["intensity"], rng)
+    wav = synth.synthesize(traj, speaker.vtl_scale, rng, sr=SYNTH_SR)
+    wav = synth.apply_channel(wav, SYNTH_SR, spec["channel"], rng)
+    if spec.get("silent"):
+        wav = np.zeros_like(wav)
+    if spec["sample_rate"] != SYNTH_SR:
+        g = np.gcd(spec["sample_rate"], SYNTH_SR)
+        wav = resample_poly(wav, spec["sample_rate"] // g, SYNTH_SR // g)
+    if spec["audio_path"] is not None:
+        Path(spec["audio_path"]).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(spec["audio_path"], np.clip(wav, -1, 1), spec["sample_rate"], subtype="PCM_16")
+
+    pose = face.sample_pose(rng, **spec["pose_args"])
+    pose = replace(pose, roll_deg=float(rng.normal(0.0, spec["roll_sd_deg"])))
+    lm = face.render_landmarks(traj, speaker, pose, rng, **spec["landmark_args"])
+    write_openface_csv(Path(spec["openface_path"]), lm, spaced=spec["openface_spaced"])
+    if not spec.get("align_fail"):
+        oov = None
+        if spec.get("oov") and len(plan.words) > 1:
+            oov = int(rng.integers(len(plan.words)))
+        write_textgrid(Path(spec["textgrid_path"]), plan.words, plan.phones, plan.duration, rng, oov_word=oov)
+    return {"utt_id": spec["utt_id"], "duration": plan.duration}
+
+
+def _render_all(specs: list[dict], workers: int, desc: str, progress: bool) -> list[dict]:
+    workers = workers or os.cpu_count() or 1
+    bar = dict(total=len(specs), desc=desc, unit="utt", disable=not progress, mininterval=1.0)
+    if workers <= 1 or len(specs) < 8:
+        return [render_utterance(s) for s in tqdm(specs, **bar)]
+    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
+        return list(tqdm(pool.map(render_utterance, specs, chunksize=8), **bar))
+
+
+# --------------------------------------------------------------------------------------------
+# Caching: regenerate only when the parameters or the generator changed
+# --------------------------------------------------------------------------------------------
+def _cached(root: Path, params: dict) -> bool:
+    manifest = root / MANIFEST
+    if not manifest.is_file():
+        return False
+    info = json.loads(manifest.read_text())
+    return info.get("version") == SIM_VERSION and info.get("params") == params
+
+
+def _fresh_folder(root: Path) -> None:
+    """Empty ``root`` for regeneration, refusing to delete a folder this module did not write."""
+    if root.exists() and any(root.iterdir()):
+        if not (root / MANIFEST).is_file() and not (root / ".agcc-generating").is_file():
+            raise FileExistsError(
+                f"{root} exists, is not empty and was not written by agcc.simulate; "
+                "refusing to overwrite it. Choose another artifacts_dir or remove it yourself."
+            )
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / ".agcc-generating").write_text("generation in progress; an interrupted run leaves this file\n")
+
+
+def _finish(root: Path, params: dict, faults: dict, n: int) -> None:
+    info = {"generator": "agcc.simulate", "version": SIM_VERSION, "params": params,
+            "n_utterances": n, "faults": faults}
+    tmp = root / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(info, indent=2, sort_keys=True))
+    tmp.replace(root / MANIFEST)
+    (root / ".agcc-generating").unlink(missing_ok=True)
+
+
+def _ensure(root: Path, params: dict, build: Callable[[Path], tuple[dict, int]], force: bool) -> Path:
+    root = Path(root)
+    if not force and _cached(root, params):
+        return root
+    _fresh_folder(root)
+    faults, n = build(root)
+    _finish(root, params, faults, n)
+    return root
+
+
+def _landmark_args(noise_px: float, p_gap: float, p_long: float, p_all: float) -> dict:
+    return {"fps": 30.0, "noise_px": noise_px, "p_fail_gap": p_gap, "p_long_gap": p_long,
+            "p_all_fail": p_all}
+
+
+# --------------------------------------------------------------------------------------------
+# CREMA-D-like
+# --------------------------------------------------------------------------------------------
+def generate_crema_d(root, *, n_actors: int = 18, n_sentences: int = 12, intensity: float = 0.9,
+                     landmark_noise: float = 1.0, seed: int = 0, workers: int = 0,
+                     progress: bool = True, force: bool = False) -> Path:
+    """Write (or reuse) the CREMA-D-like corpus under ``root``; returns ``root``.
+
+    Parameters
+    ----------
+    n_actors
+        Actors (ids drawn from 1001-1091; 1076 is always included, for its known silent file).
+    n_sentences
+        The first ``n_sentences`` of the 12 CREMA-D sentences.
+    intensity
+        Mean emotion intensity (scripted, intense: default 0.9).
+    landmark_noise
+        Multiplier on the tracking noise (default 0.8 px at this camera's face size).
+    """
+    if not 1 <= n_actors <= 91 or not 1 <= n_sentences <= 12:
+        raise ValueError("n_actors must be in 1..91 and n_sentences in 1..12")
+    params = dict(n_actors=n_actors, n_sentences=n_sentences, intensity=intensity,
+                  landmark_noise=landmark_noise, seed=seed)
+
+    def build(root: Path):
+        rng = np.random.default_rng([seed, 1])
+        ids = sorted(rng.choice(np.arange(1001, 1092), size=n_actors, replace=False).tolist())
+        if 1076 not in ids:
+            ids[-1] = 1076
+            ids.sort()
+        sentences = list(CREMA_D_SENTENCES)[:n_sentences]
+        demo, specs, votes = [], [], []
+        for k, actor in enumerate(ids):
+            gender = "F" if k % 2 else "M"
+            speaker = articulation.sample_speaker(str(actor), gender, rng)
+            demo.append([actor, int(rng.integers(20, 75)), "Female" if gender == "F" else "Male",
+                         str(rng.choice(["Caucasian", "African American", "Asian", "Unknown"])),
+                         str(rng.choice(["Not Hispanic", "Hispanic"], p=[0.85, 0.15]))])
+            for sent in sentences:
+                for emo in CREMA_EMOTIONS:
+                    levels = ["LO", "MD", "HI"] if sent == "IEO" and emo != "NEU" else ["XX"]
+                    for lvl in levels:
+                        stem = f"{actor}_{sent}_{emo}_{lvl}"
+                        scale = {"LO": 0.55, "MD": 0.85, "HI": 1.15, "XX": 1.0}[lvl]
+                        inten = float(np.clip(rng.normal(intensity * scale, 0.1), 0.2, 1.3))
+                        specs.append(dict(
+                            utt_id=stem, seed=[seed, 1, len(specs)], speaker=speaker,
+                            text=CREMA_D_SENTENCES[sent], emotion=CREMA_EMOTIONS[emo],
+                            intensity=inten, channel=synth.CLEAN, sample_rate=SYNTH_SR,
+                            audio_path=str(root / "AudioWAV" / f"{stem}.wav"),
+                            openface_path=str(root / "openface" / f"{stem}.csv"),
+                            textgrid_path=str(root / "mfa" / f"{stem}.TextGrid"),
+                            openface_spaced=True, roll_sd_deg=3.0,
+                            pose_args=dict(scale_px_mean=55.0, scale_px_sd=4.0, image_size=(480, 360)),
+                            landmark_args=_landmark_args(0.8 * landmark_noise, 0.05, 0.01, 0.0),
+                            silent=stem == "1076_MTI_SAD_XX",
+                            align_fail=bool(rng.random() < 0.005)))
+                        votes.append(_crema_votes(stem, emo, inten, rng))
+        # A summaryTable row whose WAV is missing, as in the real release.
+        missing = specs[min(1, len(specs) - 1)]
+        missing["audio_path"] = None
+        faults = {"missing_wav": [missing["utt_id"]],
+                  "silent_wav": [s["utt_id"] for s in specs if s["silent"]],
+                  "alignment_missing": [s["utt_id"] for s in specs if s["align_fail"]]}
+
+        for sub in ("AudioWAV", "openface", "mfa", "processedResults"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        with open(root / "VideoDemographics.csv", "w", newline="") as fh:
+            w = csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC)
+            w.writerow(["ActorID", "Age", "Sex", "Race", "Ethnicity"])
+            w.writerows(demo)
+        with open(root / "processedResults" / "summaryTable.csv", "w", newline="") as fh:
+            w = csv.writer(fh, quoting=csv.QUOTE_ALL)
+            w.writerow(["", "FileName", "VoiceVote", "VoiceLevel", "FaceVote", "FaceLevel",
+                        "MultiModalVote", "MultiModalLevel"])
+            for i, row in enumerate(votes, start=1):
+                w.writerow([str(i), *row])
+        _render_all(specs, workers, "CREMA-D-like", progress)
+        return faults, len(specs)
+
+    return _ensure(Path(root), params, build, force)
+
+
+def _vote(true_letter: str, p_correct: float, letters: str, rng) -> tuple[str, str]:
+    """One perceptual vote (letter, level) with an occasional tie, as in summaryTable.csv."""
+    letter = true_letter if rng.random() < p_correct else str(rng.choice([c for c in letters if c != true_letter]))
+    level = float(np.clip(rng.normal(20 + 60 * p_correct, 12), 5, 100))
+    if rng.random() < 0.05:  # tie between two emotions
+        other = str(rng.choice([c for c in letters if c != letter]))
+        level2 = float(np.clip(rng.normal(40, 10), 5, 100))
+        return f"{letter}:{other}", f"{level:.2f}:{level2:.2f}"
+    return letter, f"{level:.2f}"
+
+
+def _crema_votes(stem: str, emo: str, intensity: float, rng) -> list[str]:
+    true = CREMA_VOTE[emo]
+    p = 0.75 if emo == "NEU" else float(np.clip(0.3 + 0.5 * intensity, 0.2, 0.9))
+    voice = _vote(true, p, "ADFHNS", rng)
+    face_ = _vote(true, min(p + 0.1, 0.95), "ADFHNS", rng)
+    multi = _vote(true, min(p + 0.15, 0.97), "ADFHNS", rng)
+    return [stem, *voice, *face_, *multi]
+
+
+# --------------------------------------------------------------------------------------------
+# MSP-IMPROV-like
+# --------------------------------------------------------------------------------------------
+IMPROV_SAMPLE_RATE = 44100  # the real rate is unverified: readers must resample to 16 kHz anyway
+
+
+def improv_channel(shift: float) -> synth.Channel:
+    """The MSP-IMPROV-like recording channel at a given severity (0 = the clean CREMA-D channel)."""
+    c = synth.CLEAN
+    return replace(c, mic_lowcut_hz=c.mic_lowcut_hz + 90.0 * shift,
+                   mic_highcut_hz=max(c.mic_highcut_hz - 2400.0 * shift, 2000.0),
+                   mic_peak_hz=2500.0, mic_peak_db=6.0 * shift, rt60_s=0.4 * shift,
+                   snr_db=c.snr_db - 25.0 * shift, gain_db=-3.0 * shift)
+
+
+def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, intensity: float = 0.5,
+                        channel_shift: float = 1.0, landmark_noise: float = 1.0, seed: int = 0,
+                        workers: int = 0, progress: bool = True, force: bool = False) -> Path:
+    """Write (or reuse) the MSP-IMPROV-like corpus under ``root``; returns ``root``.
+
+    Parameters
+    ----------
+    n_sessions
+        Sessions (1-6), one female and one male speaker each (``F01``, ``M01``, ...).
+    per_speaker
+        Utterances per speaker; recording types R/S/T/P in the real corpus's proportions.
+    intensity
+        Mean emotion intensity before the per-type factor (read 1.1, target 1.0, improvised 1.0,
+        natural interaction 0.7); drawn from a Beta distribution, so weaker and more variable
+        than CREMA-D.
+    channel_shift
+        Severity of the recording channel (see :func:`improv_channel`).
+    """
+    if not 1 <= n_sessions <= 6 or per_speaker < 1:
+        raise ValueError("n_sessions must be in 1..6 and per_speaker >= 1")
+    params = dict(n_sessions=n_sessions, per_speaker=per_speaker, intensity=intensity,
+                  channel_shift=channel_shift, landmark_noise=landmark_noise, seed=seed)
+    type_share = np.array(list(IMPROV_TYPES.values()), float)
+    type_share /= type_share.sum()
+    type_factor = {"R": 1.1, "S": 1.0, "T": 1.0, "P": 0.7}
+
+    def build(root: Path):
+        rng = np.random.default_rng([seed, 2])
+        base_channel = improv_channel(channel_shift)
+        specs, evaluations, counters = [], [], {}
+        for session in range(1, n_sessions + 1):
+            for gender in ("F", "M"):
+                spk = f"{gender}{session:02d}"
+                speaker = articulation.sample_speaker(spk, gender, rng)
+                pair = "FM" if gender == "F" else "MF"
+                for _ in range(per_speaker):
+                    rtype = str(rng.choice(list(IMPROV_TYPES), p=type_share))
+                    sent = int(rng.integers(1, 21))
+                    if rtype == "P":
+                        emo = str(rng.choice(list("NHAS"), p=[0.4, 0.3, 0.15, 0.15]))
+                    else:
+                        emo = str(rng.choice(list("AHSN")))
+                    key = (sent, emo, spk, rtype)
+                    counters[key] = counters.get(key, 0) + 1
+                    stem = f"MSP-IMPROV-S{sent:02d}{emo}-{spk}-{rtype}-{pair}{counters[key]:02d}"
+                    text = (MSP_IMPROV_TARGET_SENTENCES[sent - 1] if rtype in "RT"
+                            else str(rng.choice(MSP_IMPROV_CONVERSATION)))
+                    mean = float(np.clip(intensity * type_factor[rtype], 0.05, 0.95))
+                    inten = float(rng.beta(mean * 5.0, (1.0 - mean) * 5.0))
+                    channel = replace(base_channel, snr_db=base_channel.snr_db + float(rng.normal(0, 3)),
+                                      rt60_s=base_channel.rt60_s * float(rng.uniform(0.8, 1.2)))
+                    folder = root / "Audio" / f"session{session}" / f"S{sent:02d}{emo}" / rtype
+                    specs.append(dict(
+                        utt_id=stem, seed=[seed, 2, len(specs)], speaker=speaker, text=text,
+                        emotion=IMPROV_EMOTIONS[emo], intensity=inten, channel=channel,
+                        sample_rate=IMPROV_SAMPLE_RATE, audio_path=str(folder / f"{stem}.wav"),
+                        openface_path=str(root / "openface" / f"{stem}.csv"),
+                        textgrid_path=str(root / "mfa" / f"{stem}.TextGrid"),
+                        openface_spaced=False, roll_sd_deg=6.0,
+                        pose_args=dict(scale_px_mean=80.0, scale_px_sd=10.0, image_size=(640, 480)),
+                        landmark_args=_landmark_args(1.2 * landmark_noise, 0.10, 0.03, 0.005),
+                        align_fail=bool(rng.random() < 0.01),
+                        oov=bool(rtype == "P" and rng.random() < 0.03)))
+                    evaluations.append(_improv_evaluation(stem, emo, inten, rng))
+        faults = {"alignment_missing": [s["utt_id"] for s in specs if s["align_fail"]],
+                  "oov_word": [s["utt_id"] for s in specs if s.get("oov")]}
+        for sub in ("Audio", "openface", "mfa"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "Evaluation.txt").write_text("\n".join(evaluations) + "\n", encoding="utf-8")
+        _render_all(specs, workers, "MSP-IMPROV-like", progress)
+        return faults, len(specs)
+
+    return _ensure(Path(root), params, build, force)
+
+
+_AVD = {"A": (4.0, 2.0, 3.8), "H": (3.6, 4.2, 3.4), "S": (2.0, 1.9, 2.2), "N": (2.8, 3.0, 3.0)}
+
+
+def _fmt(x: float) -> str:
+    return "NaN" if np.isnan(x) else f"{x:.1f}"
+
+
+def _improv_evaluation(stem: str, emo: str, intensity: float, rng) -> str:
+    """The Evaluation.txt block of one clip: consensus line, then one line per rater."""
+    p = 0.7 if emo == "N" else float(np.clip(0.3 + 0.6 * intensity, 0.2, 0.95))
+    if rng.random() < p:
+        consensus = emo
+    else:
+        consensus = str(rng.choice(["O", "X", *[c for c in "AHSN" if c != emo]],
+                                   p=[0.3, 0.2, 0.5 / 3, 0.5 / 3, 0.5 / 3]))
+    base = np.array(_AVD[emo])
+    neutral = np.array(_AVD["N"])
+    avd = neutral + intensity * (base - neutral) + rng.normal(0, 0.3, 3)
+    nat = rng.normal(3.0, 0.6)
+    values = [float(np.clip(v, 1, 5)) for v in (*avd, nat)]
+    if rng.random() < 0.02:
+        values[int(rng.integers(4))] = float("nan")
+    name = stem.replace("MSP-IMPROV-", "UTD-IMPROV-")
+    lines = [f"{name}.avi; {consensus}; A:{_fmt(values[0])}; V:{_fmt(values[1])}; "
+             f"D:{_fmt(values[2])} ; N:{_fmt(values[3])};"]
+    for r in range(int(rng.integers(5, 8))):
+        letter = emo if rng.random() < p else str(rng.choice(list("AHSNO")))
+        rv = [float(np.clip(v + rng.normal(0, 0.7), 1, 5)) for v in values]
+        lines.append(f"rater{int(rng.integers(100, 999))}; {IMPROV_CATEGORY[letter]}; "
+                     f"{IMPROV_CATEGORY[letter]}; A:{_fmt(rv[0])}; V:{_fmt(rv[1])}; "
+                     f"D:{_fmt(rv[2])}; N:{_fmt(rv[3])};")
+    return "\n".join(lines) + "\n"
+
+
+def ensure_corpora(params: dict, paths, *, progress: bool = True) -> dict[str, Path]:
+    """Roots of the corpora a run uses: the real ones when given, else the simulated ones
+    (generated on first use, reused afterwards). ``params`` is a notebook's parameter dict."""
+    roots = {}
+    for name, key in (("crema_d", "crema_d_root"), ("msp_improv", "msp_improv_root")):
+        given = params.get(key, "")
+        if given:
+            if not Path(given).is_dir():
+                raise FileNotFoundError(f"{key} = {given!r} is not a folder.")
+            roots[name] = Path(given)
+        elif params.get("require_real_corpora"):
+            raise ValueError(
+                f"Profile {params.get('profile')!r} runs on the real corpora: pass "
+                f"-p {key} /path/to/{name.upper().replace('_', '-')} (see the book's "
+                "'Running on the real corpora' page)."
+            )
+    common = dict(seed=params.get("seed", 0), workers=params.get("workers", 0), progress=progress)
+    if "crema_d" not in roots:
+        roots["crema_d"] = generate_crema_d(
+            paths.sim_crema_d, n_actors=params["sim_crema_actors"],
+            n_sentences=params["sim_crema_sentences"], intensity=params["sim_crema_intensity"],
+            landmark_noise=params["sim_landmark_noise"], **common)
+    if "msp_improv" not in roots:
+        roots["msp_improv"] = generate_msp_improv(
+            paths.sim_msp_improv, n_sessions=params["sim_improv_sessions"],
+            per_speaker=params["sim_improv_per_speaker"], intensity=params["sim_improv_intensity"],
+            channel_shift=params["sim_channel_shift"], landmark_noise=params["sim_landmark_noise"],
+            **common)
+    return roots
+
+
+def manifest(root) -> dict | None:
+    """The generator's manifest of a simulated corpus (``None`` for a real one)."""
+    path = Path(root) / MANIFEST
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+__all__ = ["generate_crema_d", "generate_msp_improv", "ensure_corpora", "manifest",
+           "render_utterance", "improv_channel"]

@@ -1,0 +1,85 @@
+"""The runner: parameters reach a notebook, a failing cell fails the run and is shown,
+unknown parameters are refused before anything runs."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+from agcc import runner
+from agcc.params import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _project(tmp_path, body: str) -> Path:
+    """A minimal project: _toc.yml and one notebook whose last cell is `body`."""
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (tmp_path / "notebooks").mkdir()
+    params = new_code_cell('profile = "default"\nseed = 0\nartifacts_dir = ""\nsim_channel_shift = 1.0')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[
+        new_code_cell("import agcc, json"), params,
+        new_code_cell("ctx = agcc.setup(globals(), style=False)"),
+        new_code_cell(body),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "notebooks" / "01_probe.ipynb")
+    return tmp_path
+
+
+def test_parameters_reach_the_notebook(tmp_path):
+    root = _project(tmp_path, "(ctx.paths.tables / 'seen.json').write_text(json.dumps(ctx.params))")
+    art = tmp_path / "art"
+    record = runner.run("smoke", {"seed": "5", "sim_channel_shift": "0.25", "artifacts_dir": str(art)},
+                        book=False, root=root, progress=False)
+    seen = json.loads((art / "tables" / "seen.json").read_text())
+    assert seen["seed"] == 5 and seen["sim_channel_shift"] == 0.25 and seen["profile"] == "smoke"
+    assert record["notebooks"]["01_probe"]["wall_s"] > 0
+    executed = nbformat.read(root / "book" / "notebooks" / "01_probe.ipynb", as_version=4)
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
+    assert json.loads((art / "run.json").read_text())["params"]["seed"] == 5
+
+
+def test_a_failing_cell_fails_the_run_and_is_shown(tmp_path):
+    root = _project(tmp_path, "x = 1\nraise ValueError('boom from the probe')")
+    with pytest.raises(runner.NotebookFailed) as info:
+        runner.run("smoke", {"artifacts_dir": str(tmp_path / "art")}, book=False, root=root, progress=False)
+    message = str(info.value)
+    assert "01_probe.ipynb failed in cell" in message
+    assert "raise ValueError('boom from the probe')" in message
+    assert "ValueError: boom from the probe" in message
+
+
+def test_unknown_parameter_is_refused_before_running(tmp_path):
+    root = _project(tmp_path, "(ctx.paths.tables / 'ran').write_text('')")
+    with pytest.raises(ParameterError, match="Unknown parameter 'sede'"):
+        runner.run("smoke", {"sede": "1", "artifacts_dir": str(tmp_path / "art")}, book=False, root=root)
+    assert not (tmp_path / "art" / "tables" / "ran").exists()
+
+
+def test_cli_reports_errors_with_exit_codes():
+    cmd = [sys.executable, "-m", "agcc", "build", "--profile", "smoke", "-p", "seed", "abc", "--no-book"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2
+    assert "Parameter 'seed' expects int, got 'abc'" in proc.stderr
+
+
+def test_papermill_typo_is_refused_by_setup(tmp_path):
+    """A notebook executed directly with papermill refuses a misspelt -p."""
+    import papermill as pm
+
+    root = _project(tmp_path, "print('ran')")
+    with pytest.raises(pm.PapermillExecutionError, match="sim_chanel_shift"):
+        pm.execute_notebook(str(root / "notebooks" / "01_probe.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={"sim_chanel_shift": 0.5, "artifacts_dir": str(tmp_path / "a")},
+                            kernel_name="python3", progress_bar=False, cwd=str(root))
+
+
+def test_toc_lists_every_notebook():
+    toc = (ROOT / "_toc.yml").read_text()
+    for nb in runner.notebooks(ROOT):
+        assert f"book/notebooks/{nb.stem}" in toc, f"{nb.stem} missing from _toc.yml"
