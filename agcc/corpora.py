@@ -17,7 +17,8 @@ Both readers return one row per utterance with the columns
 =================  ===========================================================================
 
 Rows that cannot be used are never dropped silently: they are listed, with the reason, in
-``df.attrs["skipped"]`` (a DataFrame with ``utt_id`` and ``reason``).
+``df.attrs["skipped"]`` (a list of ``{"utt_id", "reason"}`` records; :func:`skipped` gives them as a
+DataFrame).
 
 The same code reads the real releases and the simulated corpora of :mod:`agcc.simulate`.
 """
@@ -47,8 +48,15 @@ def _side_paths(root: Path, stem: str, landmarks_dir, alignments_dir) -> tuple[s
 
 def _finish(rows: list[dict], skipped: list[dict]) -> pd.DataFrame:
     df = pd.DataFrame(rows, columns=COLUMNS).sort_values("utt_id", ignore_index=True)
-    df.attrs["skipped"] = pd.DataFrame(skipped, columns=["utt_id", "reason"])
+    df.attrs["skipped"] = [dict(r) for r in skipped]  # plain records: pandas compares attrs on concat
     return df
+
+
+def skipped(df: pd.DataFrame) -> pd.DataFrame:
+    """The files a reader could not use, with the reason (``utt_id``, ``corpus``, ``reason``)."""
+    corpus = df["corpus"].iloc[0] if len(df) else ""
+    out = pd.DataFrame(df.attrs.get("skipped", []), columns=["utt_id", "reason"])
+    return out.assign(corpus=corpus)[["utt_id", "corpus", "reason"]]
 
 
 def read_crema_d(root, *, landmarks_dir=None, alignments_dir=None) -> pd.DataFrame:
@@ -140,3 +148,11 @@ def read_msp_improv(root, *, landmarks_dir=None, alignments_dir=None, label: str
                      "emotion": IMPROV_EMOTIONS.get(emo, emo.lower()), "fold": int(session),
                      "audio_path": str(wav), "landmarks_path": lm, "alignment_path": tg})
     return _finish(rows, skipped)
+
+
+def pick_example(table: pd.DataFrame, emotion: str) -> pd.Series:
+    """The first utterance of ``emotion`` that has both landmarks and an alignment (for displays)."""
+    ok = table[(table["emotion"] == emotion) & table["landmarks_path"].ne("") & table["alignment_path"].ne("")]
+    if ok.empty:
+        raise LookupError(f"No {emotion} utterance with both landmarks and an alignment.")
+    return ok.iloc[0]

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import ast
 import os
 import random
 import sys
@@ -43,10 +44,37 @@ class Context:
             raise AttributeError(name) from None
 
 
+def _literal_assignment_cell(source: str) -> list[str] | None:
+    """Names assigned by a cell made only of ``name = <literal>`` lines (a parameters cell or
+    papermill's injected one); ``None`` for any other cell."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return None
+    names = []
+    for node in body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
+            return None
+        try:
+            ast.literal_eval(node.value)
+        except ValueError:
+            return None
+        names.append(node.targets[0].id)
+    return names or None
+
+
 def _parameters_in(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook's parameters: names set by the executed cells that hold only literal
+    assignments (the ``parameters`` cell and papermill's injected cell). Outside IPython (no
+    input history ``In``), every plain lowercase value of the namespace counts."""
+    history = namespace.get("In")
+    if isinstance(history, list) and history:
+        names = {n for src in history for n in (_literal_assignment_cell(src) or [])}
+        return {n: namespace[n] for n in names if n in namespace}
     found = {}
     for name, value in namespace.items():
-        if name.startswith("_") or name in _KERNEL_NAMES:
+        if name.startswith("_") or name in _KERNEL_NAMES or name.isupper():
             continue
         if isinstance(value, (types.ModuleType, types.FunctionType, type)) or callable(value):
             continue

@@ -10,7 +10,7 @@
 
 :func:`generate_msp_improv` writes an MSP-IMPROV-like corpus::
 
-    <root>/Audio/session<N>/S<NN><E>/<R|S|T|P>/MSP-IMPROV-S<NN><E>-<G><NN>-<T>-<XY><NN>.wav  (44.1 kHz)
+    <root>/Audio/session<N>/S<NN><E>/<R|S|T|P>/MSP-IMPROV-S<NN><E>-<G><NN>-<T>-<XY><NN>.wav  (22.05 kHz)
     <root>/Evaluation.txt                                consensus + rater lines, UTD-IMPROV- names
     <root>/openface/<stem>.csv, <root>/mfa/<stem>.TextGrid
 
@@ -257,7 +257,7 @@ def _crema_votes(stem: str, emo: str, intensity: float, rng) -> list[str]:
 # --------------------------------------------------------------------------------------------
 # MSP-IMPROV-like
 # --------------------------------------------------------------------------------------------
-IMPROV_SAMPLE_RATE = 44100  # the real rate is unverified: readers must resample to 16 kHz anyway
+IMPROV_SAMPLE_RATE = 22050  # the real rate is unverified; not 16 kHz, so that readers must resample (22.05 kHz halves the disk use of 44.1)
 
 
 def improv_channel(shift: float) -> synth.Channel:

@@ -1,0 +1,293 @@
+"""Speakers, emotions, utterance timing and articulatory trajectories.
+
+What it models
+--------------
+One articulatory trajectory drives both the sound (:mod:`agcc.simulate.synth`) and the mouth landmarks
+(:mod:`agcc.simulate.face`), so that the link between mouth gesture and acoustics the paper relies on
+is physics here, not a label. The trajectory holds five normalised articulatory parameters
+(:data:`ARTIC_PARAMS`: lip opening, spreading, rounding, tongue height, frontness) at 200 frames/s plus
+the source controls (voicing, frication noise, level, F0, spectral tilt).
+
+* Timing (:func:`plan_utterance`): intrinsic phone durations by class and stress (Klatt 1976), divided
+  by speaker and emotion speaking rate, log-normal jitter, phrase-final lengthening, optional pauses.
+* Coarticulation (:func:`articulatory_trajectory`): each phone sets targets on the dimensions it
+  constrains (weights from :mod:`agcc.simulate.phones`); unconstrained stretches are interpolated
+  between neighbouring anchors (Keating's 1990 window model) and the result is Gaussian-smoothed
+  (~20-25 ms), standing in for the articulators' inertia.
+* Emotion (:data:`EMOTION_EFFECTS`): documented effects at full intensity, interpolated linearly from
+  neutral by :func:`effects`. F0 level and range, intensity, speaking rate and spectral tilt follow the
+  reviews of Scherer (2003) and Juslin & Laukka (2003): anger and happiness raise F0, its range and
+  intensity and flatten the spectral tilt (more vocal effort); sadness lowers F0, narrows its range,
+  softens, slows and steepens the tilt (lax, breathy phonation). Articulation magnitude follows
+  articulatory studies of emotional speech (Erickson et al. 2006 and 2016; Kim, Toutios et al. 2020,
+  "Vocal tract shaping of emotional speech", rtMRI): anger and happiness are hyper-articulated, sadness
+  hypo-articulated; happiness spreads the lips (smile), which also raises formants (Tartter 1980).
+* Speakers (:class:`Speaker`): vocal-tract length (formant scale), F0, face proportions and small
+  articulatory and rate habits.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import gaussian_filter1d
+
+from .face import FaceGeometry, sample_face_geometry
+from .phones import (ARTIC_PARAMS, CONSONANT_TARGETS, FRICATION, base, intrinsic_duration, is_voiced,
+                     is_vowel, phone_class, pronounce, stress, vowel_targets)
+
+__all__ = ["ARTIC_PARAMS", "EMOTIONS", "EMOTION_EFFECTS", "effects", "Speaker", "sample_speaker",
+           "UtterancePlan", "plan_utterance", "articulatory_trajectory"]
+
+EMOTIONS = ("neutral", "anger", "happiness", "sadness", "disgust", "fear")
+
+# Effects at full intensity. Multiplicative keys (f0_range, rate, articulation_gain) are 1 for neutral,
+# additive ones (semitones, dB, dB/octave, spread offset, breathiness) are 0.
+EMOTION_EFFECTS: dict[str, dict[str, float]] = {
+    "neutral": dict(f0_semitones=0.0, f0_range=1.0, intensity_db=0.0, tilt_db_per_oct=0.0, rate=1.0,
+                    articulation_gain=1.0, spread_offset=0.0, breathiness=0.0),
+    "anger": dict(f0_semitones=3.5, f0_range=1.4, intensity_db=6.0, tilt_db_per_oct=3.0, rate=1.10,
+                  articulation_gain=1.30, spread_offset=0.03, breathiness=-0.01),
+    "happiness": dict(f0_semitones=3.0, f0_range=1.5, intensity_db=3.0, tilt_db_per_oct=1.5, rate=1.05,
+                      articulation_gain=1.20, spread_offset=0.15, breathiness=0.0),
+    "sadness": dict(f0_semitones=-1.5, f0_range=0.6, intensity_db=-5.0, tilt_db_per_oct=-3.0, rate=0.80,
+                    articulation_gain=0.70, spread_offset=-0.05, breathiness=0.04),
+    # Disgust: low F0, slow, lip corners pulled down/narrowed; fear: high F0, narrow range, fast, tense.
+    "disgust": dict(f0_semitones=-0.5, f0_range=0.9, intensity_db=1.0, tilt_db_per_oct=0.0, rate=0.85,
+                    articulation_gain=1.05, spread_offset=-0.05, breathiness=0.01),
+    "fear": dict(f0_semitones=4.0, f0_range=0.8, intensity_db=1.0, tilt_db_per_oct=1.0, rate=1.15,
+                 articulation_gain=0.90, spread_offset=0.05, breathiness=0.03),
+}
+_MULTIPLICATIVE = ("f0_range", "rate", "articulation_gain")
+
+# Lip and tongue rest posture in silence (lips lightly closed), and the centre about which articulation
+# gain scales deviations (a schwa-like neutral vocal tract).
+REST_SILENCE = np.array([0.08, 0.30, 0.15, 0.50, 0.50])
+REST_GAIN = np.array([0.35, 0.35, 0.20, 0.50, 0.50])
+LIP_SIGMA_S, TONGUE_SIGMA_S = 0.018, 0.025  # coarticulation smoothing (s); the lips are faster
+BASE_TILT_DB_PER_OCT = -6.0  # glottal source (-12 dB/oct) + lip radiation (+6 dB/oct)
+BASE_BREATHINESS = 0.03
+
+
+def effects(emotion: str, intensity: float) -> dict[str, float]:
+    """Emotion effects at ``intensity`` (0 = neutral, 1 = the table; above 1 extrapolates).
+
+    Raises
+    ------
+    ValueError
+        For an emotion not in :data:`EMOTIONS` or a negative intensity.
+    """
+    if emotion not in EMOTION_EFFECTS:
+        raise ValueError(f"unknown emotion {emotion!r}; allowed: {', '.join(EMOTIONS)}")
+    if intensity < 0:
+        raise ValueError(f"intensity must be >= 0, got {intensity}")
+    neu, full = EMOTION_EFFECTS["neutral"], EMOTION_EFFECTS[emotion]
+    out = {k: neu[k] + intensity * (full[k] - neu[k]) for k in neu}
+    for k in _MULTIPLICATIVE:  # keep multipliers physical when extrapolating
+        out[k] = max(out[k], 0.2)
+    return out
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A simulated speaker.
+
+    ``vtl_scale`` scales all formant frequencies (1 ~ adult male vocal tract, ~1.15-1.2 female: the
+    formants scale inversely with vocal-tract length; Fant 1966); ``articulation_gain`` and
+    ``spread_habit`` are personal articulatory habits; ``rate`` multiplies the speaking rate;
+    ``f0_range`` the size of pitch excursions.
+    """
+
+    speaker_id: str
+    gender: str
+    vtl_scale: float
+    f0_hz: float
+    articulation_gain: float
+    spread_habit: float
+    face: FaceGeometry
+    rate: float
+    f0_range: float = 1.0
+
+
+def sample_speaker(speaker_id: str, gender: str, rng: np.random.Generator) -> Speaker:
+    """Draw a speaker of ``gender`` ("F" or "M") from adult population norms."""
+    if gender not in ("F", "M"):
+        raise ValueError(f"gender must be 'F' or 'M', got {gender!r}")
+    z = rng.normal(size=7)
+    fem = gender == "F"
+    return Speaker(
+        speaker_id=str(speaker_id), gender=gender,
+        vtl_scale=float((1.17 if fem else 1.0) + 0.035 * z[0]),
+        f0_hz=float((205.0 if fem else 115.0) * np.exp(0.10 * z[1])),
+        articulation_gain=float(np.clip(1.0 + 0.08 * z[2], 0.8, 1.2)),
+        spread_habit=float(0.04 * z[3]), face=sample_face_geometry(gender, rng),
+        rate=float(np.clip(1.0 + 0.07 * z[4], 0.8, 1.2)), f0_range=float(np.exp(0.15 * z[5])))
+
+
+@dataclass
+class UtterancePlan:
+    """True timing of an utterance: phones and words as ``(label, start_s, end_s)``; gaps are silence."""
+
+    phones: list[tuple[str, float, float]]
+    words: list[tuple[str, float, float]]
+    duration: float
+
+
+def plan_utterance(words: list[str], speaker: Speaker, emotion: str, intensity: float,
+                   rng: np.random.Generator, *, rate_jitter: float = 0.15, p_pause: float = 0.08) -> UtterancePlan:
+    """Time the phones of ``words`` (CMUdict pronunciations).
+
+    Parameters
+    ----------
+    rate_jitter
+        Standard deviation of the log-normal jitter of each phone's duration; the whole utterance's
+        rate also varies, with half this spread.
+    p_pause
+        Probability of a short pause (80-200 ms before rate scaling) between two words.
+    """
+    if not words:
+        raise ValueError("an utterance needs at least one word")
+    eff = effects(emotion, intensity)
+    rate = speaker.rate * eff["rate"] * np.exp(rng.normal(0.0, rate_jitter / 2))
+    prons = [pronounce(w) for w in words]
+    last = prons[-1]
+    # Phrase-final lengthening (Klatt 1976) from the last vowel of the last word to its end.
+    final_from = max([i for i, p in enumerate(last) if is_vowel(p)], default=0)
+    n_ph = sum(len(p) for p in prons)
+    jit = np.exp(rng.normal(0.0, rate_jitter, n_ph))
+    t = float(rng.uniform(0.15, 0.40))
+    phones, out_words, k = [], [], 0
+    for wi, (w, pron) in enumerate(zip(words, prons)):
+        w0 = t
+        for pi, ph in enumerate(pron):
+            d = intrinsic_duration(ph) / rate * jit[k]
+            if wi == len(words) - 1 and pi >= final_from:
+                d *= 1.4
+            phones.append((ph, t, t + max(d, 0.025)))
+            t, k = t + max(d, 0.025), k + 1
+        out_words.append((w, w0, t))
+        if wi < len(words) - 1 and rng.random() < p_pause:
+            t += rng.uniform(0.08, 0.20) / rate
+    return UtterancePlan(phones=phones, words=out_words, duration=t + float(rng.uniform(0.15, 0.40)))
+
+
+def _phone_source(ph: str, m: int, voiced: bool):
+    """Per-frame (gain_db, voicing, noise, frication_hz, frication_bw_oct) of a consonant of m frames."""
+    cls, b = phone_class(ph), base(ph)
+    fhz, fbw, fdb = FRICATION.get(b, (0.0, 1.0, -20.0))
+    g, v, nz = np.zeros(m), np.full(m, float(voiced)), np.zeros(m)
+    if cls in ("glide", "liquid"):
+        g[:] = -6.0
+    elif cls == "nasal":
+        g[:] = -12.0
+    elif cls == "fricative":  # voiced fricatives: voicing plus weaker noise
+        g[:], nz[:] = fdb, (0.5 if voiced else 1.0)
+    else:  # stops and affricates: closure (silence or voice bar) then release (burst or frication)
+        rel = max(2, round(m * (0.5 if cls == "affricate" else 0.25)))
+        cl = slice(0, max(m - rel, 0))
+        g[cl], v[cl] = (-28.0, 0.5) if voiced else (-45.0, 0.0)
+        g[m - rel:], nz[m - rel:] = fdb, 1.0
+        v[m - rel:] *= 0.4
+    return g, v, nz, np.full(m, fhz), np.full(m, fbw)
+
+
+def _smooth_noise(n: int, sigma_frames: float, rng: np.random.Generator) -> np.ndarray:
+    """Gaussian-smoothed white noise rescaled to unit variance, shape (n,)."""
+    # The smoothed noise has variance 1 / (2 sqrt(pi) sigma): undo it.
+    w = gaussian_filter1d(rng.normal(size=n), sigma_frames, mode="nearest")
+    return w * np.sqrt(2.0 * np.sqrt(np.pi) * sigma_frames)
+
+
+def articulatory_trajectory(plan: UtterancePlan, speaker: Speaker, emotion: str, intensity: float,
+                            rng: np.random.Generator, *, frame_rate: float = 200.0) -> dict[str, np.ndarray]:
+    """Frame-wise articulatory and source parameters of a planned utterance.
+
+    Returns
+    -------
+    dict
+        Arrays of shape (n_frames,), ``n_frames = ceil(duration * frame_rate)``: ``t`` (s), the five
+        :data:`ARTIC_PARAMS` in [0, 1], ``voicing`` and ``noise`` (0..1), ``frication_hz`` (centre of the
+        frication band; 0 = aspiration shaped by the formants), ``frication_bw_oct``, ``gain_db``,
+        ``f0_hz``, ``tilt_db_per_oct``, ``breathiness``; and 0-d arrays ``duration`` (s) and
+        ``frame_rate``.
+    """
+    eff = effects(emotion, intensity)
+    fr = float(frame_rate)
+    n = int(np.ceil(plan.duration * fr - 1e-9))
+    t = np.arange(n) / fr
+    P = len(ARTIC_PARAMS)
+    col = {k: j for j, k in enumerate(ARTIC_PARAMS)}
+    tgt = np.tile(REST_SILENCE, (n, 1))  # (n, P) targets; silence frames anchor to the rest posture
+    wgt = np.ones((n, P))  # (n, P) how strongly each frame's phone constrains each dimension
+    speech = np.zeros(n)
+    gain, voicing, noise = np.full(n, -80.0), np.zeros(n), np.zeros(n)
+    fric_hz, fric_bw = np.zeros(n), np.ones(n)
+    accents = []  # (centre, sigma) of pitch accents on primary-stressed vowels
+    labels = [base(p[0]) for p in plan.phones]
+    for i, (ph, s, e) in enumerate(plan.phones):
+        i0 = min(int(round(s * fr)), n - 1)
+        i1 = min(max(i0 + 1, int(round(e * fr))), n)
+        m, sl = i1 - i0, slice(i0, i1)
+        speech[sl] = 1.0
+        if is_vowel(ph):
+            a, z = (np.asarray(v) for v in vowel_targets(ph))
+            frac = np.linspace(0.0, 1.0, m)[:, None]  # diphthongs glide from a to z
+            tgt[sl] = (1 - frac) * a + frac * z + rng.normal(0.0, 0.03, P)  # token-to-token variation
+            wgt[sl] = 1.0
+            voicing[sl] = 1.0
+            gain[sl] = {0: -3.0, 1: 1.5, 2: 0.0}[stress(ph)]
+            if stress(ph) == 1 and rng.random() < 0.75:
+                accents.append(((s + e) / 2, max(0.45 * (e - s), 0.04)))
+            # Aspiration (long voice onset time) after a voiceless stop, except after /s/ ("stop").
+            if i > 0 and labels[i - 1] in ("P", "T", "K") and (i < 2 or labels[i - 2] != "S"):
+                asp = slice(i0, i0 + min(int(0.04 * fr), m // 2))
+                voicing[asp], noise[asp], fric_hz[asp] = 0.0, 0.5, 0.0
+        else:
+            wgt[sl] = 0.0
+            for k, (v, w) in CONSONANT_TARGETS[base(ph)].items():
+                tgt[sl, col[k]], wgt[sl, col[k]] = v + rng.normal(0.0, 0.02), w
+            gain[sl], voicing[sl], noise[sl], fric_hz[sl], fric_bw[sl] = _phone_source(ph, m, is_voiced(ph))
+
+    # Coarticulation: fill free dimensions from the anchors (weight ~1), blend, smooth.
+    idx = np.arange(n)
+    art = np.empty((n, P))
+    for j in range(P):
+        anchor = wgt[:, j] >= 0.95
+        filled = np.interp(idx, idx[anchor], tgt[anchor, j]) if anchor.any() else tgt[:, j]
+        art[:, j] = wgt[:, j] * tgt[:, j] + (1 - wgt[:, j]) * filled
+    art[:, :3] = gaussian_filter1d(art[:, :3], LIP_SIGMA_S * fr, axis=0, mode="nearest")
+    art[:, 3:] = gaussian_filter1d(art[:, 3:], TONGUE_SIGMA_S * fr, axis=0, mode="nearest")
+
+    # Emotion and speaker: scale deviations from the neutral tract during speech (hyper/hypo-articulation).
+    g = speaker.articulation_gain * eff["articulation_gain"]
+    in_speech = gaussian_filter1d(speech, 0.03 * fr, mode="nearest")[:, None]  # (n, 1), 0 in silence
+    art = REST_GAIN + (1 + (g - 1) * in_speech) * (art - REST_GAIN)
+    art[:, col["spread"]] += eff["spread_offset"] + speaker.spread_habit
+    art = np.clip(art, 0.0, 1.0)
+
+    # Level: per-phone class level, emotion intensity, a slight declination and a per-utterance offset.
+    gain = gaussian_filter1d(gain, 1.5, mode="nearest") + eff["intensity_db"] - 2.0 * t / max(t[-1], 1e-9)
+    gain += rng.normal(0.0, 1.0)
+
+    # F0 (semitones re speaker F0): declination, pitch accents, final fall, all scaled by the range;
+    # plus slow drift and frame jitter.
+    s0, s1 = plan.phones[0][1], plan.phones[-1][2]
+    x = np.clip((t - s0) / max(s1 - s0, 1e-3), 0.0, 1.0)
+    contour = 1.0 - 3.0 * x - 2.5 * np.clip((t - (s1 - 0.3)) / 0.3, 0.0, 1.0) ** 1.5
+    for c, sig in accents:
+        contour += rng.uniform(1.5, 3.5) * np.exp(-0.5 * ((t - c) / sig) ** 2)
+    contour *= eff["f0_range"] * speaker.f0_range
+    semitones = eff["f0_semitones"] + contour + 0.4 * _smooth_noise(n, 0.06 * fr, rng) + rng.normal(0.0, 0.08, n)
+
+    out = {k: art[:, j] for j, k in enumerate(ARTIC_PARAMS)}
+    out.update(
+        t=t,
+        voicing=np.clip(gaussian_filter1d(voicing, 1.0, mode="nearest"), 0.0, 1.0),
+        noise=np.clip(gaussian_filter1d(noise, 0.7, mode="nearest"), 0.0, 1.0),
+        frication_hz=fric_hz, frication_bw_oct=fric_bw, gain_db=gain,
+        f0_hz=speaker.f0_hz * 2.0 ** (semitones / 12.0),
+        tilt_db_per_oct=np.full(n, BASE_TILT_DB_PER_OCT + eff["tilt_db_per_oct"]),
+        breathiness=np.full(n, max(BASE_BREATHINESS + eff["breathiness"], 0.0)),
+        duration=np.asarray(float(plan.duration)), frame_rate=np.asarray(fr),
+    )
+    return out
