@@ -67,11 +67,13 @@ def _literal_assignment_cell(source: str) -> list[str] | None:
 def _parameters_in(namespace: Mapping[str, Any]) -> dict[str, Any]:
     """The notebook's parameters: names set by the executed cells that hold only literal
     assignments (the ``parameters`` cell and papermill's injected cell). Outside IPython (no
-    input history ``In``), every plain lowercase value of the namespace counts."""
+    input history ``In``, or none stored), every plain non-constant value of the namespace counts."""
     history = namespace.get("In")
-    if isinstance(history, list) and history:
+    if isinstance(history, list):
         names = {n for src in history for n in (_literal_assignment_cell(src) or [])}
-        return {n: namespace[n] for n in names if n in namespace}
+        if names:
+            return {n: namespace[n] for n in names if n in namespace}
+    # No usable history (plain Python, or a kernel that does not store it, as under nbval).
     found = {}
     for name, value in namespace.items():
         if name.startswith("_") or name in _KERNEL_NAMES or name.isupper():
