@@ -108,8 +108,14 @@ def execute(notebook: Path, output: Path, params: Mapping[str, Any], *, root: Pa
     return time.perf_counter() - start
 
 
+def _collapse_carriage_returns(text: str) -> str:
+    """What a terminal would show of progress-bar output: each line's text after its last ``\r``."""
+    return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
 def clean_executed(path: Path) -> None:
-    """Drop papermill's timestamps from an executed notebook (stable diffs of references)."""
+    """Tidy an executed notebook: drop papermill's timestamps (stable diffs of references) and
+    merge each cell's consecutive stream outputs, keeping only the final state of progress bars."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -117,6 +123,19 @@ def clean_executed(path: Path) -> None:
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for out in cell.outputs:
+            if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
+                    and merged[-1].name == out.name):
+                merged[-1].text += out.text
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.output_type == "stream":
+                out.text = _collapse_carriage_returns(out.text)
+        cell.outputs = merged
     nbformat.write(nb, path)
 
 

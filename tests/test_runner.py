@@ -83,3 +83,18 @@ def test_toc_lists_every_notebook():
     toc = (ROOT / "_toc.yml").read_text()
     for nb in runner.notebooks(ROOT):
         assert f"book/notebooks/{nb.stem}" in toc, f"{nb.stem} missing from _toc.yml"
+
+
+def test_clean_executed_keeps_the_final_state_of_progress_bars(tmp_path):
+    from nbformat.v4 import new_output
+
+    cell = new_code_cell("x")
+    cell.outputs = [new_output("stream", name="stderr", text="\rgen:   0%| 0/4"),
+                    new_output("stream", name="stderr", text="\rgen:  50%| 2/4"),
+                    new_output("stream", name="stderr", text="\rgen: 100%| 4/4\n"),
+                    new_output("stream", name="stdout", text="done\n")]
+    path = tmp_path / "n.ipynb"
+    nbformat.write(new_notebook(cells=[cell]), path)
+    runner.clean_executed(path)
+    outs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert [(o.name, o.text) for o in outs] == [("stderr", "gen: 100%| 4/4\n"), ("stdout", "done\n")]
