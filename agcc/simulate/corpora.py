@@ -46,7 +46,7 @@ from .phones import words_of
 from .sentences import CREMA_D_SENTENCES, MSP_IMPROV_CONVERSATION, MSP_IMPROV_TARGET_SENTENCES
 from .writers import write_openface_csv, write_textgrid
 
-SIM_VERSION = 1  # bump when the generator's output changes, so cached corpora are regenerated
+SIM_VERSION = 2  # bump when the generator's output changes, so cached corpora are regenerated
 MANIFEST = "simulation.json"
 SYNTH_SR = 16000
 
