@@ -5,7 +5,9 @@ Notebooks hand data to each other only through the artifacts folder of their pro
     artifacts/<profile>/
         corpora/crema_d/       simulated CREMA-D-like corpus (when no real root is given)
         corpora/msp_improv/    simulated MSP-IMPROV-like corpus
-        tables/                tidy tables written by one notebook and read by the next (CSV/Parquet)
+        tables/                tidy tables written by one notebook and read by the next (CSV)
+        segments/              vowel tokens: tokens.csv, quality.csv, token_drops.csv, ag_frames.npy,
+                               acoustic_frames.npy (agcc.segments.SegmentSet)
         figures/               figures saved as PNG (the book shows the notebook outputs)
         cache/                 content-keyed caches (acoustic features, ...)
         run.json               parameters and per-notebook wall times of the last runner build
@@ -70,6 +72,10 @@ class Paths:
     @property
     def figures(self) -> Path:
         return self.root / "figures"
+
+    @property
+    def segments(self) -> Path:
+        return self.root / "segments"
 
     @property
     def cache(self) -> Path:

@@ -61,3 +61,40 @@ def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = "
     ax_m.set_xlabel("Time (s)")
     fig.tight_layout()
     return fig
+
+
+VOWEL_ORDER = ("a", "ə", "ɛ", "i", "æ", "u")
+
+
+def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):
+    """Mean normalised outer-lip contour (landmarks 48-59) at the middle frame of each vowel's
+    tokens, one panel per vowel, the two corpora overlaid.
+
+    Coordinates are in inter-eye units after :func:`agcc.landmarks.normalize_landmarks` (y down,
+    drawn with y pointing down as in the image); panel titles give the token counts
+    (CREMA-D / MSP-IMPROV). Returns the figure.
+    """
+    tokens = segments.tokens
+    mid = (tokens["offset"] + tokens["n_frames"] // 2).to_numpy()
+    shapes = segments.ag_frames[mid].reshape(-1, 12, 2)  # (tokens, 12 points, xy)
+    fig, axes = plt.subplots(1, len(vowels), figsize=(1.9 * len(vowels), 2.4), sharex=True, sharey=True)
+    for ax, vowel in zip(np.atleast_1d(axes), vowels):
+        counts = []
+        for corpus, color in (("crema_d", "C0"), ("msp_improv", "C1")):
+            sel = ((tokens["vowel"] == vowel) & (tokens["corpus"] == corpus)).to_numpy()
+            counts.append(f"{sel.sum()}")
+            if not sel.any():
+                continue
+            mean = np.nanmean(shapes[sel], axis=0)
+            closed = np.vstack([mean, mean[:1]])
+            ax.plot(closed[:, 0], closed[:, 1], "-o", ms=2, color=color, label=corpus)
+        ax.set_title(f"/{vowel}/  (n = {' / '.join(counts)})", fontsize=9)
+        ax.set_aspect("equal")
+        ax.set_xlabel("x (inter-eye units)", fontsize=8)
+    first = np.atleast_1d(axes)[0]
+    first.invert_yaxis()  # image coordinates: y grows downwards
+    first.set_ylabel("y (inter-eye units)", fontsize=8)
+    handles, labels = first.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.03))
+    fig.tight_layout()
+    return fig

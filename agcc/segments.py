@@ -1,0 +1,264 @@
+"""Vowel tokens with their articulatory-gesture (AG) and acoustic segments (Sec. II-B, II-C).
+
+"Phoneme-specific AG segments are extracted by segmenting frames based on phonetic boundaries":
+for every token of the paper's six vowels, this module cuts
+
+* the **AG segment**: the normalised outer-lip landmarks 48-59 (:func:`agcc.landmarks.normalize_landmarks`),
+  with short tracking gaps interpolated, sampled at the acoustic frame times inside the phone's
+  interval — shape (n_frames, 24), columns ``x48, y48, x49, y49, ..., x59, y59``;
+* the **acoustic segment**: the feature frames (50 per second) whose centres fall inside the same
+  interval — shape (n_frames, n_features).
+
+Sampling the landmarks (30 fps video) at the 50 fps feature frame times by linear interpolation
+gives both segments the same length and time base, which the anchored loss later relies on.
+
+Every utterance that enters is either used or listed with the reason it was dropped
+(:attr:`SegmentSet.quality`), and every dropped vowel token is counted by reason
+(:attr:`SegmentSet.token_drops`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing as mp
+import os
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+from tqdm import tqdm
+
+from .alignment import paper_vowel, read_textgrid
+from .corpora import FOUR_CLASSES
+from .features import FRAME_RATE, frame_times
+from .landmarks import MOUTH, fill_gaps, normalize_landmarks, read_openface
+
+FRAME_HOP_S = 1.0 / FRAME_RATE  # 50 feature frames per second
+TOKEN_COLUMNS = ["token_id", "utt_id", "corpus", "speaker", "session", "split", "emotion", "vowel",
+                 "phone", "start", "end", "n_frames", "offset"]
+META = ["utt_id", "corpus", "speaker", "session", "split", "emotion"]
+
+
+@dataclass
+class SegmentSet:
+    """All vowel tokens of a run.
+
+    ``tokens`` has one row per token (:data:`TOKEN_COLUMNS`); the segments of token ``i`` are
+    ``ag_frames[offset:offset + n_frames]`` and ``acoustic_frames[offset:offset + n_frames]``
+    (use :meth:`ag` and :meth:`acoustic`). ``quality`` has one row per utterance (``status`` is
+    ``used`` or ``dropped``, with the ``reason``); ``token_drops`` counts dropped tokens by reason.
+    """
+
+    tokens: pd.DataFrame
+    ag_frames: np.ndarray
+    acoustic_frames: np.ndarray
+    quality: pd.DataFrame
+    token_drops: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["corpus", "reason", "tokens"]))
+
+    def ag(self, i: int) -> np.ndarray:
+        """AG segment of token ``i``: (n_frames, 24) normalised lip coordinates."""
+        r = self.tokens.iloc[i]
+        return self.ag_frames[r.offset:r.offset + r.n_frames]
+
+    def acoustic(self, i: int) -> np.ndarray:
+        """Acoustic segment of token ``i``: (n_frames, n_features)."""
+        r = self.tokens.iloc[i]
+        return self.acoustic_frames[r.offset:r.offset + r.n_frames]
+
+    def save(self, folder) -> None:
+        """Write the set to ``folder`` (CSV tables + two ``.npy`` arrays), atomically per file."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table in (("tokens", self.tokens), ("quality", self.quality), ("token_drops", self.token_drops)):
+            _atomic(folder / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
+        for name, arr in (("ag_frames", self.ag_frames), ("acoustic_frames", self.acoustic_frames)):
+            _atomic(folder / f"{name}.npy", lambda p, a=arr: np.save(p, a))
+
+    @classmethod
+    def load(cls, folder) -> "SegmentSet":
+        folder = Path(folder)
+        read = lambda n: pd.read_csv(folder / f"{n}.csv", dtype={"speaker": str, "session": str},  # noqa: E731
+                                     keep_default_na=False)
+        return cls(tokens=read("tokens"), quality=read("quality"), token_drops=read("token_drops"),
+                   ag_frames=np.load(folder / "ag_frames.npy"),
+                   acoustic_frames=np.load(folder / "acoustic_frames.npy"))
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}" + path.suffix)
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _drop(row, reason: str):
+    return {"utt_id": row["utt_id"], "corpus": row["corpus"], "status": "dropped", "reason": reason,
+            "n_tokens": 0}, [], Counter()
+
+
+def utterance_tokens(row: Mapping, feats: np.ndarray | None, feat_error: str | None, *,
+                     max_gap: int = 3, min_frames: int = 3):
+    """Cut the vowel tokens of one utterance.
+
+    Returns ``(quality_row, tokens, drops)``: ``tokens`` is a list of
+    ``(meta dict, ag (n, 24), acoustic (n, D))``; ``drops`` a Counter of token-drop reasons.
+    """
+    if row["emotion"] not in FOUR_CLASSES:
+        return _drop(row, f"emotion '{row['emotion']}' is not one of the four classes")
+    if feat_error is not None or feats is None:
+        return _drop(row, f"audio unusable: {feat_error or 'no features'}")
+    try:
+        peak = float(np.abs(sf.read(row["audio_path"], dtype="float32")[0]).max(initial=0.0))
+    except Exception as err:  # unreadable audio is reported, not raised
+        return _drop(row, f"audio unreadable: {type(err).__name__}")
+    if peak == 0.0:
+        return _drop(row, "audio has no signal (all samples zero)")
+    if not row["landmarks_path"]:
+        return _drop(row, "no OpenFace landmark CSV")
+    if not row["alignment_path"]:
+        return _drop(row, "no MFA TextGrid")
+    try:
+        track = read_openface(row["landmarks_path"])
+    except ValueError as err:
+        return _drop(row, f"landmarks unreadable: {err}")
+    if not track.success.any():
+        return _drop(row, "face tracking failed on every frame")
+    try:
+        phones = read_textgrid(row["alignment_path"])
+    except ValueError as err:
+        return _drop(row, f"alignment unreadable: {err}")
+    phones = phones.assign(vowel=[paper_vowel(l) for l in phones["label"]]).dropna(subset=["vowel"])
+    if phones.empty:
+        return _drop(row, "no token of the six vowels in the alignment")
+
+    norm = normalize_landmarks(track.xy)[:, MOUTH].reshape(len(track.xy), -1)  # (T, 24)
+    filled, usable = fill_gaps(norm, track.success, max_gap=max_gap)
+    centres = frame_times(len(feats))  # (n_frames,) s
+    audio_end = len(feats) * FRAME_HOP_S
+    t_video = track.timestamps
+    tokens, drops = [], Counter()
+    for ph in phones.itertuples():
+        k = np.flatnonzero((centres >= ph.start) & (centres < ph.end))
+        if ph.start >= audio_end:  # TextGrid longer than the audio: a misaligned or truncated file
+            drops["interval past the end of the audio"] += 1
+            continue
+        if len(k) < min_frames:
+            drops[f"shorter than {min_frames} frames"] += 1
+            continue
+        t = centres[k]
+        if t[0] < t_video[0] or t[-1] > t_video[-1]:
+            drops["outside the landmark track"] += 1
+            continue
+        # a frame is usable only if both video frames around it are (interp of the mask == 1)
+        if (np.interp(t, t_video, usable.astype(float)) < 1.0 - 1e-9).any():
+            drops["landmark tracking gap"] += 1
+            continue
+        ag = np.stack([np.interp(t, t_video, filled[:, c]) for c in range(filled.shape[1])], axis=1)
+        meta = {**{c: row[c] for c in META}, "vowel": ph.vowel, "phone": ph.label,
+                "start": float(ph.start), "end": float(ph.end), "n_frames": len(k)}
+        tokens.append((meta, ag.astype(np.float32), np.asarray(feats[k], dtype=np.float32)))
+    if not tokens:
+        reason = "every vowel token dropped (" + ", ".join(f"{r}: {n}" for r, n in drops.items()) + ")"
+        q = {"utt_id": row["utt_id"], "corpus": row["corpus"], "status": "dropped", "reason": reason, "n_tokens": 0}
+    else:
+        q = {"utt_id": row["utt_id"], "corpus": row["corpus"], "status": "used", "reason": "", "n_tokens": len(tokens)}
+    return q, tokens, drops
+
+
+def _work(args):
+    row, feats, err, max_gap, min_frames = args
+    return utterance_tokens(row, feats, err, max_gap=max_gap, min_frames=min_frames)
+
+
+def build_segments(utterances: pd.DataFrame, features: Mapping[str, np.ndarray],
+                   failed: Mapping[str, str] | None = None, *, max_gap: int = 3, min_frames: int = 3,
+                   workers: int = 0, progress: bool = True) -> SegmentSet:
+    """Vowel tokens of every utterance (see the module docstring).
+
+    Parameters
+    ----------
+    utterances
+        Reader table with a ``split`` column (:func:`agcc.splits.assign_splits`).
+    features, failed
+        Frame features by audio path, and the audio paths whose extraction failed with the reason
+        (:func:`agcc.features.extract_features`).
+    max_gap
+        Longest run of failed video frames that is interpolated (longer gaps drop the tokens they touch).
+    min_frames
+        Shortest token kept, in 20 ms feature frames.
+    workers
+        Processes (0 = one per core).
+    """
+    failed = failed or {}
+    rows = utterances.to_dict("records")
+    jobs = [(r, features.get(r["audio_path"]), failed.get(r["audio_path"]) if r["audio_path"] not in features
+             else None, max_gap, min_frames) for r in rows]
+    workers = workers or os.cpu_count() or 1
+    bar = dict(total=len(jobs), desc="vowel tokens", unit="utt", disable=not progress, mininterval=1.0)
+    if workers > 1 and len(jobs) >= 256:  # below that, starting worker processes costs more than it saves
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
+            results = list(tqdm(pool.map(_work, jobs, chunksize=32), **bar))
+    else:
+        results = [_work(j) for j in tqdm(jobs, **bar)]
+
+    quality, metas, ags, acs, drops = [], [], [], [], []
+    offset = 0
+    for (q, tokens, d), row in zip(results, rows):
+        quality.append(q)
+        drops += [(row["corpus"], reason, n) for reason, n in d.items()]
+        for meta, ag, ac in tokens:
+            metas.append({**meta, "token_id": len(metas), "offset": offset})
+            ags.append(ag)
+            acs.append(ac)
+            offset += len(ag)
+    n_feat = next((a.shape[1] for a in acs), 0)
+    token_drops = (pd.DataFrame(drops, columns=["corpus", "reason", "tokens"])
+                   .groupby(["corpus", "reason"], as_index=False)["tokens"].sum())
+    return SegmentSet(
+        tokens=pd.DataFrame(metas, columns=TOKEN_COLUMNS),
+        ag_frames=np.concatenate(ags) if ags else np.zeros((0, 24), np.float32),
+        acoustic_frames=np.concatenate(acs) if acs else np.zeros((0, n_feat), np.float32),
+        quality=pd.DataFrame(quality, columns=["utt_id", "corpus", "status", "reason", "n_tokens"]),
+        token_drops=token_drops)
+
+
+def inputs_key(utterances: pd.DataFrame, feature_config: Mapping, **params) -> str:
+    """A hash of everything a segment set depends on: the utterance table, the sizes and
+    modification times of its input files, the feature configuration and the parameters."""
+    h = hashlib.sha256(utterances.to_csv(index=False).encode())
+    for col in ("audio_path", "landmarks_path", "alignment_path"):
+        for p in utterances[col]:
+            if p:
+                st = os.stat(p)
+                h.update(f"{p}:{st.st_size}:{st.st_mtime_ns};".encode())
+    h.update(json.dumps({"features": dict(feature_config), **params}, sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def prepare_segments(utterances: pd.DataFrame, extractor, folder, cache_dir, *, max_gap: int = 3,
+                     min_frames: int = 3, workers: int = 0, progress: bool = True) -> SegmentSet:
+    """Features (cached per file) and vowel tokens (cached as a whole in ``folder``).
+
+    The segment set is rebuilt only when :func:`inputs_key` changes (the utterance table, its
+    input files, the feature configuration or the parameters); otherwise it is loaded.
+    """
+    from .features import extract_features
+
+    folder = Path(folder)
+    key = inputs_key(utterances, extractor.config(), max_gap=max_gap, min_frames=min_frames)
+    stamp = folder / "inputs.sha256"
+    if stamp.is_file() and stamp.read_text().strip() == key:
+        return SegmentSet.load(folder)
+    features, failed = extract_features(utterances["audio_path"].tolist(), extractor, cache_dir,
+                                        progress=progress)
+    segs = build_segments(utterances, features, failed, max_gap=max_gap, min_frames=min_frames,
+                          workers=workers, progress=progress)
+    stamp.unlink(missing_ok=True)  # an interrupted save must not look complete
+    segs.save(folder)
+    _atomic(stamp, lambda p: Path(p).write_text(key))
+    return segs
