@@ -5,6 +5,10 @@ One module per pipeline stage; notebooks in ``notebooks/`` call them in order. S
 :func:`agcc.setup` at the top of a notebook; :mod:`agcc.params` holds the profiles and
 :mod:`agcc.runner` executes the whole book.
 """
+import warnings
+
+warnings.filterwarnings("ignore", message="h5py not installed")  # tslearn prints the venv path
+
 from .notebook import Context, setup
 from .params import ParameterError
 

@@ -98,3 +98,63 @@ def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):
     fig.legend(handles, labels, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.03))
     fig.tight_layout()
     return fig
+
+
+# Columns of an AG segment (n_frames, 24): x and y of landmarks 48..59 interleaved.
+def lip_column(landmark: int, axis: str) -> int:
+    """Column of landmark 48-59's x or y in an AG segment."""
+    return 2 * (landmark - 48) + (0 if axis == "x" else 1)
+
+
+def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50, n_points: int = 10, seed: int = 0):
+    """The paper's Fig. 1: per vowel and AG cluster, mean ± std per (resampled) frame of landmark
+    57's y and landmarks 48 and 54's x, both corpora overlaid, ``n_samples`` tokens each.
+
+    ``clusters_by_vowel`` maps a vowel to the two cluster ids shown. Coordinates are normalised
+    (inter-eye units; y grows downwards). Returns the figure.
+    """
+    from .clustering import resample
+
+    rng = np.random.default_rng(seed)
+    tokens = segments.tokens
+    rows = [(57, "y"), (48, "x"), (54, "x")]
+    vowels = list(clusters_by_vowel)
+    fig, axes = plt.subplots(len(rows), len(vowels), figsize=(4.6 * len(vowels), 2.3 * len(rows)),
+                             sharex=True, squeeze=False)
+    u = np.linspace(0, 1, n_points)
+    for c, vowel in enumerate(vowels):
+        for ci, cluster in enumerate(clusters_by_vowel[vowel]):
+            for corpus, style in (("crema_d", "-"), ("msp_improv", "--")):
+                idx = np.flatnonzero(((tokens["vowel"] == vowel) & (tokens["corpus"] == corpus)).to_numpy()
+                                     & (labels == cluster))
+                if idx.size == 0:
+                    continue
+                idx = rng.choice(idx, size=min(n_samples, idx.size), replace=False)
+                curves = np.stack([resample(segments.ag(i), n_points) for i in idx])  # (n, points, 24)
+                for r, (lm, axis) in enumerate(rows):
+                    vals = curves[:, :, lip_column(lm, axis)]
+                    m, s = vals.mean(0), vals.std(0)
+                    ax = axes[r, c]
+                    ax.plot(u, m, style, color=f"C{ci}", label=f"cluster {cluster + 1}, {corpus} (n={idx.size})")
+                    ax.fill_between(u, m - s, m + s, color=f"C{ci}", alpha=0.12)
+        for r, (lm, axis) in enumerate(rows):
+            axes[r, c].set_title(f"/{vowel}/: landmark {lm}, {axis}", fontsize=9)
+            axes[r, c].set_ylabel(f"{axis} (inter-eye units)", fontsize=8)
+        axes[-1, c].set_xlabel("Normalised time in the vowel", fontsize=8)
+        axes[0, c].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def plot_elbow(ks, inertias, chosen: int, used: int):
+    """Inertia against k with the elbow's choice and the k actually used marked."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(ks, inertias, "o-", color="C0")
+    ax.axvline(chosen, color="C3", ls="--", label=f"elbow rule: k = {chosen}")
+    if used != chosen:
+        ax.axvline(used, color="C2", ls=":", label=f"used: k = {used}")
+    ax.set_xlabel("Number of AG clusters k")
+    ax.set_ylabel("Inertia (mean soft-DTW to barycenter)")
+    ax.legend()
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,204 @@
+"""Articulatory-gesture clustering (Sec. II-C): time-series k-means with soft-DTW.
+
+"We apply time-series k-means clustering with Soft-DTW as the distance metric ... Validation samples
+from all four emotion categories across both corpora are used to train the AG cluster model.
+Testing different k values (5 to 30), optimal cluster number is found to be 10 using the elbow
+method." This module fits tslearn's ``TimeSeriesKMeans(metric="softdtw")`` (the reference
+implementation) on the AG segments of the validation split of both corpora, selects k by a stated
+elbow rule (:func:`elbow_k`), predicts the cluster of every token, and keeps the barycenters and
+their soft-DTW divergences (the centroid distances of Eq. 3).
+
+One model serves all six vowels (Table I numbers ten clusters across the six vowels, which only
+one shared model gives). Each of the 24 lip coordinates is standardised with the fitting set's
+mean and standard deviation before clustering, so that soft-DTW's smoothing ``gamma`` acts on a
+known scale (raw normalised coordinates vary by a few hundredths).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+warnings.filterwarnings("ignore", message="h5py not installed")
+
+
+def to_dataset(segments: list[np.ndarray]) -> np.ndarray:
+    """Stack variable-length segments (n_i, d) into tslearn's NaN-padded (n, max_len, d) array."""
+    length = max(len(s) for s in segments)
+    out = np.full((len(segments), length, segments[0].shape[1]), np.nan)
+    for i, s in enumerate(segments):
+        out[i, : len(s)] = s
+    return out
+
+
+def elbow_k(ks, inertias) -> int:
+    """The elbow of an inertia curve: the k farthest from the chord joining its first and last
+    points, after scaling both axes to [0, 1] (the "kneedle" rule). Curves with fewer than three
+    points return the first k."""
+    ks, y = np.asarray(ks, float), np.asarray(inertias, float)
+    if len(ks) < 3:
+        return int(ks[0])
+    x = (ks - ks[0]) / (ks[-1] - ks[0])
+    y = (y - y.min()) / (np.ptp(y) or 1.0)
+    # distance of each point to the line through (x0, y0) and (x1, y1)
+    x0, y0, x1, y1 = x[0], y[0], x[-1], y[-1]
+    dist = np.abs((y1 - y0) * x - (x1 - x0) * y + x1 * y0 - y1 * x0) / np.hypot(y1 - y0, x1 - x0)
+    return int(ks[int(np.argmax(dist))])
+
+
+def softdtw_divergence(a: np.ndarray, b: np.ndarray, gamma: float) -> float:
+    """D(a, b) = sdtw(a, b) - (sdtw(a, a) + sdtw(b, b)) / 2: zero for a = b, unlike soft-DTW."""
+    from tslearn.metrics import soft_dtw
+
+    return float(soft_dtw(a, b, gamma=gamma) - 0.5 * (soft_dtw(a, a, gamma=gamma) + soft_dtw(b, b, gamma=gamma)))
+
+
+@dataclass
+class AGClusterModel:
+    """A fitted AG cluster model.
+
+    Attributes
+    ----------
+    k
+        Number of clusters.
+    mean, std
+        (d,) standardisation of the lip coordinates, from the fitting set.
+    barycenters
+        (k, length, d) soft-DTW barycenters in standardised units.
+    divergence
+        (k, k) soft-DTW divergences between barycenters (Eq. 3's centroid distances).
+    inertia
+        Mean soft-DTW of the fitting tokens to their barycenter.
+    """
+
+    k: int
+    gamma: float
+    mean: np.ndarray
+    std: np.ndarray
+    barycenters: np.ndarray
+    divergence: np.ndarray
+    inertia: float
+    model: object = field(repr=False)
+
+    def predict(self, segments: list[np.ndarray]) -> np.ndarray:
+        """Cluster id of each segment (n,)."""
+        return self.model.predict(to_dataset([(s - self.mean) / self.std for s in segments]))
+
+
+def fit_kmeans(segments: list[np.ndarray], k: int, *, gamma: float = 1.0, max_iter: int = 10,
+               seed: int = 0, mean=None, std=None) -> AGClusterModel:
+    """Fit soft-DTW time-series k-means on AG segments (each (n_frames, 24))."""
+    from tslearn.clustering import TimeSeriesKMeans
+
+    stacked = np.concatenate(segments)
+    mean = stacked.mean(0) if mean is None else mean
+    std = stacked.std(0) + 1e-8 if std is None else std
+    data = to_dataset([(s - mean) / std for s in segments])
+    km = TimeSeriesKMeans(n_clusters=k, metric="softdtw", metric_params={"gamma": gamma},
+                          max_iter=max_iter, max_iter_barycenter=20, random_state=seed, n_init=1)
+    km.fit(data)
+    bary = np.asarray(km.cluster_centers_)
+    div = np.array([[softdtw_divergence(bary[i], bary[j], gamma) for j in range(k)] for i in range(k)])
+    return AGClusterModel(k=k, gamma=gamma, mean=mean, std=std, barycenters=bary, divergence=div,
+                          inertia=float(km.inertia_), model=km)
+
+
+def elbow_curve(segments: list[np.ndarray], ks, *, gamma: float = 1.0, max_iter: int = 10,
+                seed: int = 0, progress: bool = True) -> list[float]:
+    """Inertia of a fit for each k (same standardisation and seed for every k)."""
+    from tqdm import tqdm
+
+    stacked = np.concatenate(segments)
+    mean, std = stacked.mean(0), stacked.std(0) + 1e-8
+    return [fit_kmeans(segments, int(k), gamma=gamma, max_iter=max_iter, seed=seed, mean=mean, std=std).inertia
+            for k in tqdm(list(ks), desc="elbow", disable=not progress)]
+
+
+def resample(segment: np.ndarray, n: int = 10) -> np.ndarray:
+    """Linear resampling of a (frames, d) segment to n frames (for per-frame means in Fig. 1)."""
+    t = np.linspace(0, 1, len(segment))
+    u = np.linspace(0, 1, n)
+    return np.stack([np.interp(u, t, segment[:, j]) for j in range(segment.shape[1])], axis=1)
+
+
+def parse_ks(text: str) -> list[int]:
+    """``"5,10,15"`` or ``"5-30"`` (inclusive) -> sorted unique ints >= 2."""
+    ks: set[int] = set()
+    for part in str(text).split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = (int(v) for v in part.split("-", 1))
+            ks.update(range(lo, hi + 1))
+        elif part:
+            ks.add(int(part))
+    if not ks or min(ks) < 2:
+        raise ValueError(f"elbow k values must be integers >= 2, got {text!r}")
+    return sorted(ks)
+
+
+@dataclass
+class ClusteringRun:
+    """What the AG clustering notebook produces (and the later stages read back)."""
+
+    ks: list[int]
+    inertias: list[float]
+    elbow: int
+    k: int
+    labels: np.ndarray  # (n_tokens,) AG cluster of every token
+    barycenters: np.ndarray
+    divergence: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+    def save(self, folder) -> None:
+        import json
+        import os
+        from pathlib import Path
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "ag_model.tmp.npz"
+        np.savez(tmp, labels=self.labels, barycenters=self.barycenters, divergence=self.divergence,
+                 mean=self.mean, std=self.std)
+        os.replace(tmp, folder / "ag_model.npz")
+        (folder / "ag_elbow.json").write_text(json.dumps(
+            {"ks": self.ks, "inertias": self.inertias, "elbow": self.elbow, "k": self.k}))
+
+    @classmethod
+    def load(cls, folder) -> "ClusteringRun":
+        import json
+        from pathlib import Path
+
+        folder = Path(folder)
+        arrays = np.load(folder / "ag_model.npz")
+        meta = json.loads((folder / "ag_elbow.json").read_text())
+        return cls(ks=meta["ks"], inertias=meta["inertias"], elbow=meta["elbow"], k=meta["k"],
+                   **{name: arrays[name] for name in arrays.files})
+
+
+def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma: float = 1.0,
+                      max_iter: int = 10, seed: int = 0, progress: bool = True) -> ClusteringRun:
+    """Elbow search on (a subsample of) the validation tokens of both corpora, then the final
+    model with ``k`` clusters (0 = the elbow's k) on all validation tokens, then every token's
+    cluster.
+
+    Parameters
+    ----------
+    segments
+        A :class:`agcc.segments.SegmentSet` (its ``split`` column marks the validation tokens).
+    """
+    rng = np.random.default_rng(seed)
+    val = np.flatnonzero((segments.tokens["split"] == "val").to_numpy())
+    if val.size < max(ks):
+        raise ValueError(f"{val.size} validation tokens cannot be split into up to {max(ks)} clusters")
+    pick = val if not subsample or subsample >= val.size else np.sort(rng.choice(val, subsample, replace=False))
+    inertias = elbow_curve([segments.ag(i) for i in pick], ks, gamma=gamma, max_iter=max_iter, seed=seed,
+                           progress=progress)
+    elbow = elbow_k(ks, inertias)
+    k_used = k or elbow
+    model = fit_kmeans([segments.ag(i) for i in val], k_used, gamma=gamma, max_iter=max_iter, seed=seed)
+    labels = model.predict([segments.ag(i) for i in range(len(segments.tokens))])
+    return ClusteringRun(ks=list(map(int, ks)), inertias=[float(v) for v in inertias], elbow=elbow,
+                         k=k_used, labels=np.asarray(labels), barycenters=model.barycenters,
+                         divergence=model.divergence, mean=model.mean, std=model.std)

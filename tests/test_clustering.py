@@ -1,0 +1,50 @@
+"""AG clustering: the elbow rule on constructed curves, reproducibility, divergence."""
+import numpy as np
+import pytest
+
+from agcc.clustering import elbow_k, fit_kmeans, parse_ks, softdtw_divergence, to_dataset
+
+
+def test_elbow_rule_on_constructed_curves():
+    ks = np.arange(2, 16)
+    sharp = np.where(ks <= 6, 100 - 20 * (ks - 2), 20 - 0.5 * (ks - 6))  # kink at 6
+    assert elbow_k(ks, sharp) == 6
+    # y = 1/k on [2, 15]: the farthest point from the chord is where the slope equals the chord's,
+    # -1/k^2 = (1/15 - 1/2) / 13, i.e. k = 5.48; on the integer grid, 5 or 6.
+    assert elbow_k(ks, 1.0 / ks) in (5, 6)
+    assert elbow_k([3, 5], [2.0, 1.0]) == 3
+    straight = 10 - ks
+    assert elbow_k(ks, straight) in ks  # no elbow: any point, but no crash
+
+
+def test_parse_ks():
+    assert parse_ks("5-8") == [5, 6, 7, 8]
+    assert parse_ks("10, 5,5") == [5, 10]
+    with pytest.raises(ValueError):
+        parse_ks("1,2")
+
+
+def _two_gestures(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, 6)[:, None]
+    up = [np.tile(t, (1, 24)) + rng.normal(0, 0.05, (6, 24)) for _ in range(n)]
+    down = [np.tile(1 - t, (1, 24)) + rng.normal(0, 0.05, (6, 24)) for _ in range(n)]
+    return up + down
+
+
+def test_clustering_separates_gestures_and_is_reproducible():
+    segs = _two_gestures()
+    a = fit_kmeans(segs, 2, max_iter=5, seed=3)
+    b = fit_kmeans(segs, 2, max_iter=5, seed=3)
+    la, lb = a.predict(segs), b.predict(segs)
+    np.testing.assert_array_equal(la, lb)
+    assert len(set(la[:20])) == 1 and len(set(la[20:])) == 1 and la[0] != la[-1]
+    assert a.divergence.shape == (2, 2) and np.allclose(np.diag(a.divergence), 0, atol=1e-6)
+    assert a.divergence[0, 1] > 0
+
+
+def test_divergence_and_padding():
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    assert abs(softdtw_divergence(x, x, 1.0)) < 1e-9
+    ds = to_dataset([np.ones((2, 3)), np.ones((4, 3))])
+    assert ds.shape == (2, 4, 3) and np.isnan(ds[0, 2:]).all()
