@@ -69,7 +69,7 @@ class AGClusterModel:
     divergence
         (k, k) soft-DTW divergences between barycenters (Eq. 3's centroid distances).
     inertia
-        Mean soft-DTW of the fitting tokens to their barycenter.
+        Sum of the soft-DTW of the fitting tokens to their barycenter (tslearn's ``inertia_``).
     """
 
     k: int
@@ -202,3 +202,23 @@ def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma:
     return ClusteringRun(ks=list(map(int, ks)), inertias=[float(v) for v in inertias], elbow=elbow,
                          k=k_used, labels=np.asarray(labels), barycenters=model.barycenters,
                          divergence=model.divergence, mean=model.mean, std=model.std)
+
+
+def cached_ag_clustering(segments, segments_folder, folder, **options) -> ClusteringRun:
+    """:func:`run_ag_clustering` unless ``folder`` already holds a run for the same segment set
+    (``segments_folder/inputs.sha256``) and the same options; the run is saved to ``folder``."""
+    import hashlib
+    import json
+    from pathlib import Path
+
+    folder, segments_folder = Path(folder), Path(segments_folder)
+    key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
+                          + json.dumps(options, sort_keys=True, default=str)).encode()).hexdigest()
+    stamp = folder / "inputs.sha256"
+    if stamp.is_file() and stamp.read_text() == key:
+        return ClusteringRun.load(folder)
+    result = run_ag_clustering(segments, **options)
+    stamp.unlink(missing_ok=True)
+    result.save(folder)
+    stamp.write_text(key)
+    return result

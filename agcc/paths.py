@@ -8,6 +8,8 @@ Notebooks hand data to each other only through the artifacts folder of their pro
         tables/                tidy tables written by one notebook and read by the next (CSV)
         segments/              vowel tokens: tokens.csv, quality.csv, token_drops.csv, ag_frames.npy,
                                acoustic_frames.npy (agcc.segments.SegmentSet)
+        ag_clusters/           the AG cluster model: ag_model.npz (labels of every token, barycenters,
+                               divergences), ag_elbow.json (agcc.clustering.ClusteringRun)
         figures/               figures saved as PNG (the book shows the notebook outputs)
         cache/                 content-keyed caches (acoustic features, ...)
         run.json               parameters and per-notebook wall times of the last runner build
@@ -76,6 +78,10 @@ class Paths:
     @property
     def segments(self) -> Path:
         return self.root / "segments"
+
+    @property
+    def ag_clusters(self) -> Path:
+        return self.root / "ag_clusters"
 
     @property
     def cache(self) -> Path:

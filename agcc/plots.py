@@ -154,7 +154,27 @@ def plot_elbow(ks, inertias, chosen: int, used: int):
     if used != chosen:
         ax.axvline(used, color="C2", ls=":", label=f"used: k = {used}")
     ax.set_xlabel("Number of AG clusters k")
-    ax.set_ylabel("Inertia (mean soft-DTW to barycenter)")
+    ax.set_ylabel("Inertia (sum of soft-DTW\nto the barycenters)")
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def plot_fig2(tokens, n_ag: int, n_acoustic: int, emotions=("neutral", "happiness", "anger", "sadness")):
+    """The paper's Fig. 2: per emotion, AG cluster (rows) × acoustic cluster (columns) counts,
+    each row normalised to the share of the AG cluster's tokens. Returns the figure."""
+    from .association import contingency, row_normalize
+
+    fig, axes = plt.subplots(1, len(emotions), figsize=(3.7 * len(emotions), 4.2), sharey=True)
+    for ax, emotion in zip(np.atleast_1d(axes), emotions):
+        part = tokens[tokens["emotion"] == emotion]
+        table = row_normalize(contingency(part["ag_cluster"], part["acoustic_cluster"], n_ag, n_acoustic))
+        image = ax.imshow(table, vmin=0, vmax=1, cmap="viridis", aspect="auto")
+        ax.set_title(f"{emotion} ({len(part)} tokens)")
+        ax.set_xlabel("Acoustic cluster")
+        ax.set_xticks(range(n_acoustic), [str(i + 1) for i in range(n_acoustic)], fontsize=7)
+        ax.set_yticks(range(n_ag), [str(i + 1) for i in range(n_ag)], fontsize=7)
+        ax.grid(False)
+    np.atleast_1d(axes)[0].set_ylabel("AG cluster")
+    fig.colorbar(image, ax=axes, shrink=0.8, label="Share of the AG cluster's tokens")
     return fig
