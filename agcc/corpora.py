@@ -187,7 +187,10 @@ def read_msp_improv(root, *, label: str = "target", landmarks_dir=None, alignmen
     wavs = sorted(audio.rglob("*.wav"))
     if not wavs:
         raise FileNotFoundError(f"No WAV files below {audio}: is {root} an MSP-IMPROV root (Audio/session*/...)?")
-    consensus = dict(zip(*read_evaluation(root).T.values)) if label == "consensus" else {}
+    consensus = {}
+    if label == "consensus":
+        evaluation = read_evaluation(root)
+        consensus = dict(zip(evaluation["utt_id"], evaluation["label"]))
     rows, skipped_rows = [], []
     for wav in wavs:
         m = _IMPROV_STEM.match(wav.stem)
