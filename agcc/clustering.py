@@ -204,8 +204,8 @@ def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma:
                          divergence=model.divergence, mean=model.mean, std=model.std)
 
 
-def cached_ag_clustering(segments, segments_folder, folder, **options) -> ClusteringRun:
-    """:func:`run_ag_clustering` unless ``folder`` already holds a run for the same segment set
+def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRun:
+    """``compute()`` unless ``folder`` holds a run for the same segment set
     (``segments_folder/inputs.sha256``) and the same options; the run is saved to ``folder``."""
     import hashlib
     import json
@@ -217,8 +217,33 @@ def cached_ag_clustering(segments, segments_folder, folder, **options) -> Cluste
     stamp = folder / "inputs.sha256"
     if stamp.is_file() and stamp.read_text() == key:
         return ClusteringRun.load(folder)
-    result = run_ag_clustering(segments, **options)
-    stamp.unlink(missing_ok=True)
+    result = compute()
+    stamp.unlink(missing_ok=True)  # an interrupted save must not look complete
     result.save(folder)
     stamp.write_text(key)
     return result
+
+
+def cached_ag_clustering(segments, segments_folder, folder, **options) -> ClusteringRun:
+    """:func:`run_ag_clustering`, cached in ``folder`` (see :func:`_cached_run`)."""
+    return _cached_run(segments_folder, folder, options, lambda: run_ag_clustering(segments, **options))
+
+
+def cached_acoustic_clustering(segments, segments_folder, folder, *, k: int = 10, subsample: int = 500,
+                               gamma: float = 1.0, max_iter: int = 10, seed: int = 0) -> ClusteringRun:
+    """The acoustic time-series k-means of the association analysis (Sec. II-C.2): fitted like the
+    AG model on (at most ``subsample``) validation tokens' acoustic segments, predicting every
+    token; cached in ``folder``."""
+    options = dict(k=k, subsample=subsample, gamma=gamma, max_iter=max_iter, seed=seed)
+
+    def compute() -> ClusteringRun:
+        rng = np.random.default_rng(seed)
+        val = np.flatnonzero((segments.tokens["split"] == "val").to_numpy())
+        pick = val if not subsample or subsample >= val.size else rng.choice(val, subsample, replace=False)
+        model = fit_kmeans([segments.acoustic(i) for i in pick], k, gamma=gamma, max_iter=max_iter, seed=seed)
+        labels = model.predict([segments.acoustic(i) for i in range(len(segments.tokens))])
+        return ClusteringRun(ks=[k], inertias=[model.inertia], elbow=k, k=k, labels=np.asarray(labels),
+                             barycenters=model.barycenters, divergence=model.divergence,
+                             mean=model.mean, std=model.std)
+
+    return _cached_run(segments_folder, folder, options, compute)

@@ -10,6 +10,7 @@ Notebooks hand data to each other only through the artifacts folder of their pro
                                acoustic_frames.npy (agcc.segments.SegmentSet)
         ag_clusters/           the AG cluster model: ag_model.npz (labels of every token, barycenters,
                                divergences), ag_elbow.json (agcc.clustering.ClusteringRun)
+        acoustic_clusters/     the acoustic cluster model of the association analysis (same files)
         figures/               figures saved as PNG (the book shows the notebook outputs)
         cache/                 content-keyed caches (acoustic features, ...)
         run.json               parameters and per-notebook wall times of the last runner build
@@ -82,6 +83,10 @@ class Paths:
     @property
     def ag_clusters(self) -> Path:
         return self.root / "ag_clusters"
+
+    @property
+    def acoustic_clusters(self) -> Path:
+        return self.root / "acoustic_clusters"
 
     @property
     def cache(self) -> Path:
