@@ -153,17 +153,17 @@ class ClusteringRun:
 
     def save(self, folder) -> None:
         import json
-        import os
         from pathlib import Path
+
+        from .io import atomic_write
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "ag_model.tmp.npz"
-        np.savez(tmp, labels=self.labels, barycenters=self.barycenters, divergence=self.divergence,
-                 mean=self.mean, std=self.std)
-        os.replace(tmp, folder / "ag_model.npz")
-        (folder / "ag_elbow.json").write_text(json.dumps(
-            {"ks": self.ks, "inertias": self.inertias, "elbow": self.elbow, "k": self.k}))
+        atomic_write(folder / "ag_model.npz", lambda fh: np.savez(
+            fh, labels=self.labels, barycenters=self.barycenters, divergence=self.divergence,
+            mean=self.mean, std=self.std))
+        meta = json.dumps({"ks": self.ks, "inertias": self.inertias, "elbow": self.elbow, "k": self.k})
+        atomic_write(folder / "ag_elbow.json", lambda fh: fh.write(meta.encode()))
 
     @classmethod
     def load(cls, folder) -> "ClusteringRun":
@@ -211,17 +211,12 @@ def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRu
     import json
     from pathlib import Path
 
+    from .io import cached_by_key
+
     folder, segments_folder = Path(folder), Path(segments_folder)
     key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
                           + json.dumps(options, sort_keys=True, default=str)).encode()).hexdigest()
-    stamp = folder / "inputs.sha256"
-    if stamp.is_file() and stamp.read_text() == key:
-        return ClusteringRun.load(folder)
-    result = compute()
-    stamp.unlink(missing_ok=True)  # an interrupted save must not look complete
-    result.save(folder)
-    stamp.write_text(key)
-    return result
+    return cached_by_key(folder, key, lambda: ClusteringRun.load(folder), compute, lambda run: run.save(folder))
 
 
 def cached_ag_clustering(segments, segments_folder, folder, **options) -> ClusteringRun:

@@ -25,13 +25,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from scipy.fft import rfft
 
 from agcc.audio import SAMPLE_RATE, load_audio
+from agcc.io import atomic_write
 
 FEATURE_VERSION = 1  # bump when any extractor's numerics change: invalidates every cache entry
 FRAME_RATE = 50.0  # frames per second
@@ -292,18 +292,6 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write via a temp file in the same folder then ``os.replace``: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True):
     """Features of many audio files, cached on disk by file content and extractor config.
 
@@ -335,7 +323,7 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
         folder.mkdir(parents=True, exist_ok=True)
         if not (folder / "config.json").is_file():
             text = json.dumps(config, sort_keys=True, indent=1).encode()
-            _atomic_write(folder / "config.json", lambda fh: fh.write(text))
+            atomic_write(folder / "config.json", lambda fh: fh.write(text))
     features, failed, memo = {}, {}, {}
     for path in tqdm(audio_paths, desc="features", disable=not progress):
         key = str(path)
@@ -366,7 +354,7 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
                 failed[key] = f"AudioError: {exc}"
                 continue
             if entry is not None:
-                _atomic_write(entry, lambda fh: np.save(fh, feats, allow_pickle=False))
+                atomic_write(entry, lambda fh: np.save(fh, feats, allow_pickle=False))
         memo[digest] = feats
         features[key] = feats
     return features, failed

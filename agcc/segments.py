@@ -20,10 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing as mp
 import os
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -31,11 +29,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 import soundfile as sf
-from tqdm import tqdm
 
 from .alignment import paper_vowel, read_textgrid
 from .corpora import FOUR_CLASSES
 from .features import FRAME_RATE, frame_times
+from .io import atomic_write, cached_by_key, parallel_map
 from .landmarks import MOUTH, fill_gaps, normalize_landmarks, read_openface
 
 FRAME_HOP_S = 1.0 / FRAME_RATE  # 50 feature frames per second
@@ -75,9 +73,9 @@ class SegmentSet:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, table in (("tokens", self.tokens), ("quality", self.quality), ("token_drops", self.token_drops)):
-            _atomic(folder / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
+            atomic_write(folder / f"{name}.csv", lambda fh, t=table: t.to_csv(fh, index=False))
         for name, arr in (("ag_frames", self.ag_frames), ("acoustic_frames", self.acoustic_frames)):
-            _atomic(folder / f"{name}.npy", lambda p, a=arr: np.save(p, a))
+            atomic_write(folder / f"{name}.npy", lambda fh, a=arr: np.save(fh, a))
 
     @classmethod
     def load(cls, folder) -> "SegmentSet":
@@ -87,12 +85,6 @@ class SegmentSet:
         return cls(tokens=read("tokens"), quality=read("quality"), token_drops=read("token_drops"),
                    ag_frames=np.load(folder / "ag_frames.npy"),
                    acoustic_frames=np.load(folder / "acoustic_frames.npy"))
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}" + path.suffix)
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def _drop(row, reason: str):
@@ -197,14 +189,9 @@ def build_segments(utterances: pd.DataFrame, features: Mapping[str, np.ndarray],
     rows = utterances.to_dict("records")
     jobs = [(r, features.get(r["audio_path"]), failed.get(r["audio_path"]) if r["audio_path"] not in features
              else None, max_gap, min_frames) for r in rows]
-    workers = workers or os.cpu_count() or 1
-    bar = dict(total=len(jobs), desc="vowel tokens", unit="utt", disable=not progress, mininterval=1.0)
-    if workers > 1 and len(jobs) >= 256:  # below that, starting worker processes costs more than it saves
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
-            results = list(tqdm(pool.map(_work, jobs, chunksize=32), **bar))
-    else:
-        results = [_work(j) for j in tqdm(jobs, **bar)]
+    # below 256 utterances, starting worker processes costs more than it saves
+    results = parallel_map(_work, jobs, workers=workers, desc="vowel tokens", unit="utt", progress=progress,
+                           min_items=256, chunksize=32)
 
     quality, metas, ags, acs, drops = [], [], [], [], []
     offset = 0
@@ -249,16 +236,12 @@ def prepare_segments(utterances: pd.DataFrame, extractor, folder, cache_dir, *, 
     """
     from .features import extract_features
 
-    folder = Path(folder)
     key = inputs_key(utterances, extractor.config(), max_gap=max_gap, min_frames=min_frames)
-    stamp = folder / "inputs.sha256"
-    if stamp.is_file() and stamp.read_text().strip() == key:
-        return SegmentSet.load(folder)
-    features, failed = extract_features(utterances["audio_path"].tolist(), extractor, cache_dir,
-                                        progress=progress)
-    segs = build_segments(utterances, features, failed, max_gap=max_gap, min_frames=min_frames,
-                          workers=workers, progress=progress)
-    stamp.unlink(missing_ok=True)  # an interrupted save must not look complete
-    segs.save(folder)
-    _atomic(stamp, lambda p: Path(p).write_text(key))
-    return segs
+
+    def compute() -> SegmentSet:
+        features, failed = extract_features(utterances["audio_path"].tolist(), extractor, cache_dir,
+                                            progress=progress)
+        return build_segments(utterances, features, failed, max_gap=max_gap, min_frames=min_frames,
+                              workers=workers, progress=progress)
+
+    return cached_by_key(folder, key, lambda: SegmentSet.load(folder), compute, lambda segs: segs.save(folder))

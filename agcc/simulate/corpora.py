@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import csv
 import json
-import multiprocessing as mp
-import os
 import shutil
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -39,8 +36,8 @@ from typing import Any, Callable
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
-from tqdm import tqdm
 
+from ..io import atomic_write, parallel_map
 from . import articulation, face, synth
 from .phones import words_of
 from .sentences import CREMA_D_SENTENCES, MSP_IMPROV_CONVERSATION, MSP_IMPROV_TARGET_SENTENCES
@@ -94,13 +91,7 @@ def render_utterance(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _render_all(specs: list[dict], workers: int, desc: str, progress: bool) -> list[dict]:
-    workers = workers or os.cpu_count() or 1
-    bar = dict(total=len(specs), desc=desc, unit="utt", disable=not progress, mininterval=1.0)
-    if workers <= 1 or len(specs) < 8:
-        return [render_utterance(s) for s in tqdm(specs, **bar)]
-    method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context(method)) as pool:
-        return list(tqdm(pool.map(render_utterance, specs, chunksize=8), **bar))
+    return parallel_map(render_utterance, specs, workers=workers, desc=desc, unit="utt", progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,9 +121,8 @@ def _fresh_folder(root: Path) -> None:
 def _finish(root: Path, params: dict, faults: dict, n: int) -> None:
     info = {"generator": "agcc.simulate", "version": SIM_VERSION, "params": params,
             "n_utterances": n, "faults": faults}
-    tmp = root / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(info, indent=2, sort_keys=True))
-    tmp.replace(root / MANIFEST)
+    text = json.dumps(info, indent=2, sort_keys=True).encode()
+    atomic_write(root / MANIFEST, lambda fh: fh.write(text))
     (root / ".agcc-generating").unlink(missing_ok=True)
 
 
