@@ -178,3 +178,72 @@ def plot_fig2(tokens, n_ag: int, n_acoustic: int, emotions=("neutral", "happines
     np.atleast_1d(axes)[0].set_ylabel("AG cluster")
     fig.colorbar(image, ax=axes, shrink=0.8, label="Share of the AG cluster's tokens")
     return fig
+
+
+def plot_soft_weights(distance: np.ndarray, common: np.ndarray, beta: float, names=None):
+    """Eq. 3's soft weights w = exp(-beta d) between the groups an anchor and a negative come from
+    (rows: the anchor's group), with the common groups (allowed anchors) marked on the axis labels."""
+    w = np.exp(-beta * np.asarray(distance, float))
+    n = len(w)
+    names = names or [str(i + 1) for i in range(n)]
+    labels = [f"{name}*" if c else name for name, c in zip(names, common)]
+    fig, ax = plt.subplots(figsize=(4.6, 3.8))
+    image = ax.imshow(w, vmin=0, vmax=1, cmap="magma")
+    ax.set_xticks(range(n), labels, fontsize=8)
+    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xlabel("Negative's group")
+    ax.set_ylabel("Anchor's group")
+    ax.grid(False)
+    fig.colorbar(image, ax=ax, label=f"w = exp(-{beta:g} d)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce", "Cross-entropy"),
+                                ("anchor", "Anchored loss"), ("triplets", "Triplets per step"))):
+    """Per-epoch curves of training runs (one line per run; ``runs`` has ``model``, ``direction``,
+    ``seed`` and a ``history`` dict of lists), with each run's best epoch marked."""
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.0))
+    for i, run in enumerate(runs.itertuples(index=False)):
+        hist = run.history
+        label = f"{run.model} {run.direction} seed {run.seed}"
+        for ax, (col, title) in zip(axes, columns):
+            ax.plot(hist["epoch"], hist[col], color=f"C{i}", label=label, lw=1.2)
+            ax.axvline(run.best_epoch, color=f"C{i}", ls=":", lw=0.8)
+            ax.set_title(title, fontsize=9)
+            ax.set_xlabel("Epoch", fontsize=8)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
+    """Table II as bars: per direction, each model's measured mean UAR with its 95 % interval,
+    and the paper's value as a black diamond (labelled as the paper's)."""
+    directions = [("C->I", "C->C"), ("I->C", "I->I")]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, (cross, within) in zip(axes, directions):
+        names, means, errs, paper_vals = [], [], [], []
+        for method in methods:
+            direction = within if method == "Upper Bound" else cross
+            row = summary[(summary["model"] == method) & (summary["direction"] == direction)
+                          & (summary["metric"] == metric)]
+            if row.empty:
+                continue
+            m, lo, hi = row[["mean", "ci_low", "ci_high"]].iloc[0]
+            names.append(f"{method}\n{direction}")
+            means.append(m)
+            errs.append(0.0 if np.isnan(lo) else (hi - lo) / 2)
+            key = (method, direction)
+            paper_vals.append(paper.loc[key, metric] if key in paper.index else np.nan)
+        x = np.arange(len(names))
+        ax.bar(x, means, yerr=errs, color=["C2" if n.startswith("AG-CC") else "C0" for n in names],
+               alpha=0.8, capsize=4, label="measured (mean, 95% CI)")
+        ax.plot(x, paper_vals, "kD", ms=6, label="paper (reported)")
+        ax.axhline(25.0, color="grey", ls=":", lw=1, label="chance (4 classes)")
+        ax.set_xticks(x, names, fontsize=7.5)
+        ax.set_title(f"{cross}: {metric} UAR", fontsize=10)
+    axes[0].set_ylabel("UAR (%)")
+    axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig

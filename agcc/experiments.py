@@ -1,0 +1,169 @@
+"""Many training runs: Table II's grid, the choice of gamma, and the statistics over seeds.
+
+Table II (Sec. IV) compares AG-CC with PA-CC, LA-CC and Hard-AG in both directions, plus the
+within-corpus upper bounds; this book adds the plain source-only model, the reference every
+anchoring method must beat. Every (model, direction) is trained with ``n_seeds`` seeds and
+reported as a mean with a 95 % t-interval; AG-CC is compared with each baseline by the paired
+difference over the same seeds.
+
+The weight gamma of the anchored loss (Eq. 4) is not given by the paper. It is chosen per method
+and direction on **source validation** UAR (no target label): the first seed is trained with every
+gamma of ``gamma_grid``; the gamma with the best source-validation UAR is kept and the other seeds
+are trained with it (:func:`table_ii_runs`). Every method that takes a gamma gets the same budget.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .train import METRICS, TrainConfig, canonical, run_task, task_for
+
+CROSS = ("C->I", "I->C")
+WITHIN = ("C->C", "I->I")
+BASELINES = ("Source only", "PA-CC", "LA-CC", "Hard-AG")
+TAKES_GAMMA = ("AG-CC", "PA-CC", "LA-CC", "Hard-AG")
+
+
+def parse_floats(text: str) -> list[float]:
+    """``"0.3, 1"`` -> ``[0.3, 1.0]`` (at least one value)."""
+    values = [float(v) for v in str(text).split(",") if v.strip()]
+    if not values:
+        raise ValueError(f"expected a comma list of numbers, got {text!r}")
+    return values
+
+
+def directions_of(method: str) -> tuple[str, ...]:
+    return WITHIN if method == "Upper Bound" else CROSS
+
+
+def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_seeds: int, gammas,
+                  first_seed: int = 0, directions=None, engine: str = "local", workers: int = 0,
+                  address: str = "", progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train (or load from ``runs_folder``) every run of ``methods`` and return
+    ``(runs, gamma_choice)``.
+
+    Parameters
+    ----------
+    base
+        The shared settings (:meth:`TrainConfig.from_params`); method, direction, seed and gamma
+        are set here.
+    methods
+        Names from :data:`agcc.train.METHODS`.
+    n_seeds, first_seed
+        Seeds ``first_seed .. first_seed + n_seeds - 1``.
+    gammas
+        The gamma grid; methods in :data:`TAKES_GAMMA` choose from it on the first seed.
+    directions
+        Restrict the cross-corpus directions (default both; the upper bounds always run within).
+    engine, workers, address
+        As in :func:`agcc.grid.run_grid`.
+
+    Returns
+    -------
+    runs : DataFrame
+        One row per run kept for the table: ``model, direction, seed, gamma``, Table II's
+        metrics, ``val_uar``, ``best_epoch``, ``epochs``, ``wall_s``, ``history``.
+    gamma_choice : DataFrame
+        ``model, direction, gamma, val_uar, chosen`` for every gamma tried on the first seed.
+    """
+    from .grid import run_grid
+
+    seeds = list(range(first_seed, first_seed + n_seeds))
+    gammas = list(gammas)
+    pairs = [(m, d) for m in methods for d in directions_of(m) if m == "Upper Bound" or directions is None
+             or d in directions]
+    grid = dict(engine=engine, workers=workers, address=address, progress=progress)
+
+    def cfg(method, direction, seed, gamma):
+        # one torch thread per run: runs are parallel, and numbers do not depend on the worker count
+        return canonical(replace(base, method=method, direction=direction, seed=seed, gamma=gamma, threads=1))
+
+    # 1. the first seed, with every gamma where the method takes one
+    first = [cfg(m, d, seeds[0], g) for m, d in pairs for g in (gammas if m in TAKES_GAMMA else [gammas[0]])]
+    done = run_grid(run_task, [task_for(c, data_folder) for c in first], runs_folder, desc="seed 1", **grid)
+    choice = done.groupby(["model", "direction", "gamma"], as_index=False, sort=False)["val_uar"].first()
+    best = (choice.sort_values(["val_uar", "gamma"], ascending=[False, True])
+            .groupby(["model", "direction"], sort=False)["gamma"].first())
+    choice["chosen"] = [best[(m, d)] == g for m, d, g in zip(choice["model"], choice["direction"], choice["gamma"])]
+    # 2. the other seeds at the chosen gamma
+    every = [cfg(m, d, s, best[(m, d)]) for m, d in pairs for s in seeds]  # the first seed's are done
+    runs = run_grid(run_task, [task_for(c, data_folder) for c in every], runs_folder, desc="seeds", **grid)
+    order = {m: i for i, m in enumerate(methods)}
+    runs = runs.sort_values(["model", "direction", "seed"], key=lambda col: col.map(order) if col.name == "model" else col)
+    columns = ["model", "direction", "seed", "gamma", *METRICS, "val_uar", "best_epoch", "epochs", "wall_s",
+               "triplets_per_step", "history"]
+    return runs[columns].reset_index(drop=True), choice
+
+
+def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and two-sided ``confidence`` t-interval of ``values`` (NaNs ignored); the interval is
+    NaN for fewer than two values."""
+    from scipy import stats
+
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    if v.size < 2:
+        return m, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
+    return m, m - half, m + half
+
+
+def summarize(runs: pd.DataFrame) -> pd.DataFrame:
+    """Long table ``model, direction, metric, mean, ci_low, ci_high, n`` over seeds."""
+    rows = []
+    for (model, direction), part in runs.groupby(["model", "direction"], sort=False):
+        for metric in METRICS:
+            m, lo, hi = t_interval(part[metric])
+            rows.append({"model": model, "direction": direction, "metric": metric, "mean": m,
+                         "ci_low": lo, "ci_high": hi, "n": int(part[metric].notna().sum())})
+    return pd.DataFrame(rows, columns=["model", "direction", "metric", "mean", "ci_low", "ci_high", "n"])
+
+
+def paired_differences(runs: pd.DataFrame, reference: str = "AG-CC") -> pd.DataFrame:
+    """``reference`` minus each other cross-corpus model, paired by direction and seed:
+    ``baseline, direction, metric, diff_mean, ci_low, ci_high, n``."""
+    rows = []
+    ref = runs[runs["model"] == reference].set_index(["direction", "seed"])
+    for (model, direction), part in runs[runs["model"] != reference].groupby(["model", "direction"], sort=False):
+        part = part.set_index(["direction", "seed"])
+        both = ref.index.intersection(part.index)
+        if both.empty:
+            continue
+        for metric in METRICS:
+            m, lo, hi = t_interval(ref.loc[both, metric].to_numpy(float) - part.loc[both, metric].to_numpy(float))
+            rows.append({"baseline": model, "direction": direction, "metric": metric, "diff_mean": m,
+                         "ci_low": lo, "ci_high": hi, "n": len(both)})
+    return pd.DataFrame(rows, columns=["baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n"])
+
+
+def verdict(low: float, high: float) -> str:
+    """A paired difference's reading: ``"better"`` (interval above 0), ``"worse"`` (below),
+    ``"no clear difference"`` (straddles 0) or ``"not enough seeds"`` (no interval)."""
+    if np.isnan(low) or np.isnan(high):
+        return "not enough seeds"
+    return "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+
+
+def format_table_ii(summary: pd.DataFrame, paper: pd.DataFrame, methods) -> pd.DataFrame:
+    """Table II as printed: rows (model, direction), per metric the measured ``mean ± half-width``
+    beside the paper's value (``—`` where the paper has no such row)."""
+    rows = []
+    for method in methods:
+        for direction in directions_of(method):
+            part = summary[(summary["model"] == method) & (summary["direction"] == direction)].set_index("metric")
+            if part.empty:
+                continue
+            row = {"model": method, "direction": direction}
+            for metric in METRICS:
+                m, lo, hi = part.loc[metric, ["mean", "ci_low", "ci_high"]]
+                row[metric] = f"{m:.1f}" + ("" if np.isnan(lo) else f" ± {(hi - lo) / 2:.1f}")
+                key = (method, direction)
+                row[f"{metric} (paper)"] = f"{paper.loc[key, metric]:.2f}" if key in paper.index else "—"
+            rows.append(row)
+    out = pd.DataFrame(rows).set_index(["model", "direction"])
+    return out[[c for m in METRICS for c in (m, f"{m} (paper)")]]

@@ -1,0 +1,249 @@
+"""The SER model, token pooling, anchor groupings, training runs, UAR and Table II statistics."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from agcc.corpora import FOUR_CLASSES
+from agcc.experiments import format_table_ii, paired_differences, summarize, t_interval, verdict
+from agcc.losses import ag_anchored_loss
+from agcc.model import SERModel, pool_frames, pool_spans, pooled_span
+from agcc.train import (TrainConfig, TrainingData, anchor_set, common_groups, frame_rows,
+                        prepare_training_data, scale_distances, token_frame_spans, train_run, uar_scores)
+
+
+def toy_data(n_per_split=(40, 12, 16), n_features=8, seed=0, shift=3.0) -> TrainingData:
+    """Two corpora whose frames carry the emotion in their mean (the target with a channel
+    offset), two vowel tokens per utterance, AG cluster = vowel % 3."""
+    rng = np.random.default_rng(seed)
+    utt, frames, tokens, offset = [], [], [], 0
+    for corpus, bias in (("crema_d", 0.0), ("msp_improv", shift)):
+        for split, n in zip(("train", "val", "test"), n_per_split):
+            for i in range(n):
+                label = i % 4
+                length = int(rng.integers(18, 30))
+                x = rng.normal(0, 1, (length, n_features)) + bias
+                x[:, label] += 2.0
+                row = len(utt)
+                utt.append({"utt_id": f"{corpus}_{split}_{i}", "corpus": corpus, "split": split,
+                            "emotion": FOUR_CLASSES[label], "label": label, "n_frames": length, "offset": offset,
+                            "n_tokens": 2, "first_token": 2 * row})
+                for start, end in ((2, 6), (10, 15)):
+                    vowel = int(rng.integers(0, 6))
+                    tokens.append({"token_id": len(tokens), "utt_row": row, "start": start, "end": end,
+                                   "vowel": vowel, "ag_cluster": vowel % 3, "corpus": corpus, "split": split})
+                frames.append(x.astype(np.float32))
+                offset += length
+    k = np.arange(3.0)
+    return TrainingData(utterances=pd.DataFrame(utt), frames=np.concatenate(frames), tokens=pd.DataFrame(tokens),
+                        ag_distance=np.abs(k[:, None] - k[None, :]) * 50.0,
+                        vowel_distance=np.abs(np.arange(6.0)[:, None] - np.arange(6.0)[None, :]),
+                        dropped=pd.DataFrame(columns=["utt_id", "corpus", "reason"]),
+                        token_notes=pd.DataFrame(columns=["reason", "tokens"]))
+
+
+FAST = dict(d_model=16, n_heads=2, n_layers=1, d_ff=32, fc_sizes="16,16,8", batch_size=16, lr=3e-3,
+            max_epochs=12, patience=12, threads=1, frame_pool=1)
+
+
+def test_pool_spans_is_the_mean_of_each_span():
+    x = torch.arange(2 * 6 * 3, dtype=torch.float32).view(2, 6, 3)
+    b, s, e = torch.tensor([0, 1, 1]), torch.tensor([1, 0, 4]), torch.tensor([4, 2, 6])
+    out = pool_spans(x, b, s, e)
+    expect = torch.stack([x[0, 1:4].mean(0), x[1, 0:2].mean(0), x[1, 4:6].mean(0)])
+    torch.testing.assert_close(out, expect)
+
+
+def test_pool_frames_respects_the_mask():
+    x = torch.tensor([[[1.0], [3.0], [5.0], [100.0]]])
+    mask = torch.tensor([[True, True, True, False]])
+    pooled, m = pool_frames(x, mask, 2)
+    assert pooled[0, :, 0].tolist() == [2.0, 5.0]  # the padded frame does not enter the mean
+    assert m.tolist() == [[True, True]]
+    start, end = pooled_span(torch.tensor([2, 3]), torch.tensor([5, 4]), 2)
+    assert start.tolist() == [1, 1] and end.tolist() == [3, 2]
+
+
+def test_frame_rows_and_token_spans():
+    assert frame_rows(np.array([10, 0]), np.array([2, 3])).tolist() == [10, 11, 0, 1, 2]
+    # frame k is centred at 0.02 k + 0.0125 s: [0.03, 0.09) holds the centres of frames 1, 2, 3
+    first, end = token_frame_spans([0.03], [0.09])
+    assert (first[0], end[0]) == (1, 4)
+
+
+def test_model_shapes_and_padding_invariance():
+    torch.manual_seed(0)
+    model = SERModel(8, d_model=16, n_heads=2, n_layers=1, d_ff=32, fc_sizes=(16, 8), frame_pool=2).eval()
+    x = torch.randn(2, 10, 8)
+    mask = torch.ones(2, 10, dtype=torch.bool)
+    mask[1, 6:] = False
+    out = model(x, mask)
+    assert out["frames"].shape == (2, 5, 16) and out["logits"].shape == (2, 4)
+    assert len(out["layers"]) == 3
+    # the padded utterance gives the same output as the same frames without padding
+    alone = model(x[1:, :6], mask[1:, :6])
+    torch.testing.assert_close(alone["logits"], out["logits"][1:], atol=1e-5, rtol=1e-5)
+    assert [r[0] for r in model.describe()][-1].startswith("FC 3")
+
+
+def test_gradients_of_the_anchored_loss_reach_the_encoder():
+    torch.manual_seed(0)
+    model = SERModel(8, d_model=16, n_heads=2, n_layers=1, d_ff=32, fc_sizes=(8,))
+    out = model(torch.randn(3, 12, 8), torch.ones(3, 12, dtype=torch.bool))
+    z = pool_spans(out["frames"], torch.tensor([0, 1, 2]), torch.tensor([0, 2, 4]), torch.tensor([4, 6, 9]))
+    loss = ag_anchored_loss(z[:1], z[1:2], z[2:], torch.tensor([0.0]), alpha=10.0)  # hinge surely active
+    loss.backward()
+    grads = [p.grad for n, p in model.named_parameters() if n.startswith(("encoder", "input"))]
+    assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0
+    assert model.output.weight.grad is None  # the classifier is not on the token path
+
+
+def test_uar_scores_hand_computed():
+    y_true = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    y_pred = np.array([0, 0, 1, 0, 2, 0, 3, 3])
+    s = uar_scores(y_true, y_pred)
+    assert s["4-CAT"] == pytest.approx(100 * (1 + 0.5 + 0.5 + 1) / 4)
+    # neutral (class 0) vs rest: recall 2/2 on neutral, 4/6 on the rest
+    assert s["Neu"] == pytest.approx(100 * (1 + 4 / 6) / 2)
+    assert np.isnan(uar_scores(np.array([0, 0, 1]), np.array([0, 1, 1]))["Sad"])  # sadness absent
+
+
+def test_common_groups_and_scaled_distances():
+    group = np.array([0, 0, 1, 1, 2, 0, 1, 3, 3])
+    corpus = np.array(["a"] * 5 + ["b"] * 4)
+    split = np.array(["train"] * 9)
+    common = common_groups(group, corpus, split, 4, "a", "b", threshold=0.25)
+    assert common.tolist() == [True, True, False, False]  # 2 only in a, 3 only in b
+    d = scale_distances(np.array([[0, 2.0], [2.0, 0]]), "normalized")
+    assert d[0, 1] == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        scale_distances(d, "log")
+
+
+def test_anchor_sets_of_the_three_triplet_methods():
+    data = toy_data()
+    ag = anchor_set(data, "AG-CC", "crema_d", "msp_improv")
+    pa = anchor_set(data, "PA-CC", "crema_d", "msp_improv")
+    hard = anchor_set(data, "Hard-AG", "crema_d", "msp_improv")
+    assert ag.distance.shape == (3, 3) and pa.distance.shape == hard.distance.shape == (6, 6)
+    assert not pa.distance.any()  # w = 1
+    assert hard.distance[0, 5] > 0
+    np.testing.assert_array_equal(ag.group, data.tokens["ag_cluster"])
+    assert not anchor_set(data, "AG-CC", "crema_d", "msp_improv", soft_weights=False).distance.any()
+    with pytest.raises(ValueError):
+        anchor_set(data, "LA-CC", "crema_d", "msp_improv")
+
+
+def test_config_validation():
+    with pytest.raises(ValueError):
+        TrainConfig(method="Upper Bound", direction="C->I")
+    with pytest.raises(ValueError):
+        TrainConfig(method="AG-CC", direction="C->C")
+    with pytest.raises(ValueError):
+        TrainConfig(target_labels="peek")
+    cfg = TrainConfig.from_params({"loss_alpha": 0.5, "lr": 0.01, "profile": "x"}, method="PA-CC")
+    assert (cfg.alpha, cfg.lr, cfg.method) == (0.5, 0.01, "PA-CC")
+
+
+def test_short_run_beats_chance_and_anchors_are_mined():
+    data = toy_data()
+    result = train_run(data, TrainConfig(method="AG-CC", direction="C->I", pseudo_threshold=0.3, **FAST),
+                       progress=False)
+    assert result.metrics["4-CAT"] > 50.0  # chance is 25
+    assert result.history["triplets"].max() > 0
+    assert result.history["anchor"].max() > 0
+
+
+@pytest.mark.parametrize("method", ["LA-CC", "Hard-AG", "Source only"])
+def test_other_methods_run(method):
+    result = train_run(toy_data(), TrainConfig(method=method, direction="I->C", **{**FAST, "max_epochs": 2}),
+                       progress=False)
+    assert set(result.metrics) == {"4-CAT", "Neu", "Ang", "Hap", "Sad"}
+
+
+def test_same_seed_same_numbers():
+    data = toy_data()
+    cfg = TrainConfig(method="PA-CC", direction="C->I", seed=4, pseudo_threshold=0.3, **{**FAST, "max_epochs": 4})
+    a, b = train_run(data, cfg, progress=False), train_run(data, cfg, progress=False)
+    assert a.metrics == b.metrics
+    pd.testing.assert_frame_equal(a.history, b.history)
+    np.testing.assert_array_equal(a.predictions, b.predictions)
+
+
+def test_oracle_labels_and_empty_target_split():
+    data = toy_data()
+    r = train_run(data, TrainConfig(method="AG-CC", direction="C->I", target_labels="oracle",
+                                    **{**FAST, "max_epochs": 1}), progress=False)
+    assert r.history["triplets"].iloc[0] > 0  # every target token with a true label can anchor
+    data.utterances.loc[data.utterances["corpus"] == "msp_improv", "split"] = "val"
+    with pytest.raises(ValueError, match="target test split is empty"):
+        train_run(data, TrainConfig(method="AG-CC", direction="C->I", **FAST), progress=False)
+
+
+def test_prepare_training_data_accounts_for_every_utterance():
+    from types import SimpleNamespace
+
+    from agcc.segments import SegmentSet
+
+    utts = pd.DataFrame({"utt_id": ["u1", "u2", "u3", "u4"], "corpus": ["crema_d"] * 4,
+                         "split": ["train", "val", "test", "train"],
+                         "emotion": ["anger", "fear", "sadness", "neutral"],
+                         "audio_path": ["a1", "a2", "a3", "a4"]})
+    feats = {"a1": np.ones((30, 4), np.float32), "a2": np.ones((30, 4), np.float32),
+             "a4": np.ones((8, 4), np.float32)}
+    tokens = pd.DataFrame({"token_id": [0, 1, 2], "utt_id": ["u1", "u1", "u4"], "corpus": "crema_d",
+                           "split": ["train", "train", "val"], "emotion": ["anger", "anger", "neutral"],
+                           "vowel": ["a", "i", "u"], "start": [0.03, 0.2, 0.1], "end": [0.09, 0.3, 0.3],
+                           "n_frames": [3, 5, 10], "offset": [0, 3, 8]})
+    segs = SegmentSet(tokens=tokens, ag_frames=np.random.default_rng(0).normal(size=(18, 24)).astype(np.float32),
+                      acoustic_frames=np.zeros((18, 4), np.float32), quality=pd.DataFrame())
+    run = SimpleNamespace(mean=np.zeros(24), std=np.ones(24), divergence=np.zeros((2, 2)))
+    data = prepare_training_data(utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"},
+                                 max_frames=8)
+    assert data.utterances["utt_id"].tolist() == ["u1", "u4"]
+    assert dict(zip(data.dropped["utt_id"], data.dropped["reason"].str[:10])) == {
+        "u2": "emotion 'f", "u3": "no acousti"}
+    # u1 cropped to 8 frames keeps its first token (frames 1-3) and loses the second (10-14);
+    # u4 (8 frames) loses its token (frames 4-14)
+    assert data.tokens["token_id"].tolist() == [0]
+    assert data.token_notes["tokens"].sum() == 2
+    assert data.utterances["n_tokens"].tolist() == [1, 0]
+    assert len(data.frames) == 16
+
+
+def test_t_interval_summary_and_paired_differences():
+    m, lo, hi = t_interval([1.0, 2.0, 3.0])
+    assert m == 2.0 and lo == pytest.approx(2 - 4.302653 / np.sqrt(3), rel=1e-5)
+    assert np.isnan(t_interval([5.0])[1])
+    runs = pd.DataFrame([{"model": mdl, "direction": "C->I", "seed": s, "4-CAT": base + s, "Neu": 50.0,
+                          "Ang": 50.0, "Hap": 50.0, "Sad": 50.0}
+                         for mdl, base in (("AG-CC", 60.0), ("PA-CC", 55.0)) for s in range(3)])
+    summary = summarize(runs)
+    assert summary.set_index(["model", "metric"]).loc[("AG-CC", "4-CAT"), "mean"] == 61.0
+    diff = paired_differences(runs).set_index("metric")
+    assert diff.loc["4-CAT", "diff_mean"] == pytest.approx(5.0)
+    assert diff.loc["4-CAT", "ci_low"] == pytest.approx(5.0)  # same offset every seed: zero width
+    assert verdict(diff.loc["4-CAT", "ci_low"] + 1e-9, 6.0) == "better"
+    assert verdict(-1.0, 2.0) == "no clear difference" and verdict(-3.0, -1.0) == "worse"
+    assert verdict(float("nan"), float("nan")) == "not enough seeds"
+    from agcc.paper import table_ii
+
+    table = format_table_ii(summary, table_ii(), ["AG-CC", "PA-CC"])
+    assert table.loc[("AG-CC", "C->I"), "4-CAT (paper)"] == "57.37"
+    assert table.loc[("AG-CC", "C->I"), "4-CAT"].startswith("61.0 ± ")
+
+
+def test_training_notebooks_declare_the_same_parameters():
+    """Notebooks 05 and 06 must build identical configs, so that 06 reuses 05's AG-CC runs."""
+    from dataclasses import fields
+
+    from agcc.paths import project_root
+    from agcc.runner import declared_parameters, notebooks
+
+    found = [nb for nb in notebooks(project_root()) if nb.stem[:2] in ("05", "06")]
+    assert len(found) == 2
+    names = [set(declared_parameters(nb)) for nb in found]
+    assert names[0] == names[1]
+    mapping = {"alpha": "loss_alpha", "beta": "loss_beta"}
+    needed = {mapping.get(f.name, f.name) for f in fields(TrainConfig)} - {"method", "direction", "gamma", "threads"}
+    assert needed <= names[0], needed - names[0]
