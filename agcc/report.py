@@ -696,6 +696,16 @@ def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directi
     return pd.DataFrame(rows)
 
 
+def paired_wide(pairs: pd.DataFrame, what: str = "paper", digits: int = 2) -> pd.DataFrame:
+    """:func:`paired_comparisons` laid out like Table II (rows baseline x direction, columns the
+    metrics): ``what`` is ``"paper"`` (the paper's AG-CC - baseline) or ``"measured"``."""
+    frame = pairs.assign(metric=pd.Categorical(pairs["metric"], METRICS, ordered=True))
+    wide = frame.pivot_table(index=["baseline", "direction"], columns="metric", values=what,
+                             aggfunc="first", observed=False, dropna=False).round(digits)
+    order = [(b, d) for b in BASELINES for d in CROSS_DIRECTIONS if (b, d) in wide.index]
+    return wide.reindex(order)
+
+
 def _fmt_diff(x) -> str:
     return "-" if not _finite(x) else f"{x:+.2f}"
 

@@ -359,3 +359,11 @@ def test_figures_carry_the_paper_number_and_never_claim_a_missing_one(tmp_path):
     fig3 = report.figure_or_note(paths, "fig3", project).data
     assert fig3.startswith("> **Fig. 3**") and "regenerated" not in fig3
     assert "not available in this build" in fig3 and r"07_\*.ipynb" in fig3
+
+
+def test_paired_wide_shows_the_paper_differences_without_data():
+    wide = report.paired_wide(report.paired_comparisons(None), "paper")
+    assert list(wide.index) == [(b, d) for b in report.BASELINES for d in report.CROSS_DIRECTIONS]
+    assert list(wide.columns) == list(report.METRICS)
+    assert wide.loc[("LA-CC", "C->I"), "4-CAT"] == pytest.approx(1.33)
+    assert wide.loc[("Hard-AG", "I->C"), "Sad"] == pytest.approx(65.85 - 63.24)
