@@ -920,12 +920,11 @@ def runs_overview(runs: pd.DataFrame | None) -> pd.DataFrame:
     if runs is None or runs.empty:
         return pd.DataFrame(columns=["model", "direction", "seeds", "val UAR", "best epoch",
                                      "wall s (mean)", "gamma"])
-    out = runs.groupby(["model", "direction"]).agg(
-        seeds=("seed", "nunique"), **{"val UAR": ("val_uar", "mean"),
-                                       "best epoch": ("best_epoch", "mean"),
-                                       "wall s (mean)": ("wall_s", "mean"),
-                                       "gamma": ("gamma", lambda g: ", ".join(f"{x:g}" for x in sorted(set(g))))}
-    ).reset_index()
+    wanted = {"val UAR": ("val_uar", "mean"), "best epoch": ("best_epoch", "mean"),
+              "wall s (mean)": ("wall_s", "mean"),
+              "gamma": ("gamma", lambda g: ", ".join(f"{x:g}" for x in sorted(set(g.dropna()))))}
+    present = {k: v for k, v in wanted.items() if v[0] in runs.columns}  # optional columns
+    out = runs.groupby(["model", "direction"]).agg(seeds=("seed", "nunique"), **present).reset_index()
     return _row_order(out).reset_index(drop=True)
 
 

@@ -367,3 +367,11 @@ def test_paired_wide_shows_the_paper_differences_without_data():
     assert list(wide.columns) == list(report.METRICS)
     assert wide.loc[("LA-CC", "C->I"), "4-CAT"] == pytest.approx(1.33)
     assert wide.loc[("Hard-AG", "I->C"), "Sad"] == pytest.approx(65.85 - 63.24)
+
+
+def test_runs_overview(tmp_path):
+    runs, _, _ = _table_ii_fixture()
+    view = report.runs_overview(runs).set_index(["model", "direction"])
+    assert view.loc[("AG-CC", "C->I"), "seeds"] == len(SEEDS) and view.loc[("AG-CC", "C->I"), "gamma"] == "0.5"
+    assert view.index[0] == ("Upper Bound", "C->C")
+    assert "val UAR" not in report.runs_overview(runs.drop(columns=["val_uar"])).columns
