@@ -49,3 +49,64 @@ def read_textgrid(path, tier: str = "phones") -> pd.DataFrame:
         raise ValueError(f"{path}: no '{tier}' tier (tiers: {', '.join(tg.tierNames) or 'none'})")
     entries = tg.getTier(names[0]).entries
     return pd.DataFrame([(e.label, e.start, e.end) for e in entries], columns=["label", "start", "end"])
+
+
+def prepare_mfa_corpus(utterances: pd.DataFrame, transcripts, out_dir) -> pd.DataFrame:
+    """Lay out utterances as the input folder of ``mfa align``: one folder per speaker holding
+    ``<utt_id>.wav`` (a symbolic link to the audio) and ``<utt_id>.lab`` (the transcript).
+
+    Parameters
+    ----------
+    utterances
+        A table with ``utt_id``, ``speaker`` and ``audio_path`` (:mod:`agcc.corpora`'s schema).
+    transcripts
+        The text of each utterance: a mapping ``utt_id -> text`` or a Series indexed like
+        ``utterances``.
+    out_dir
+        Created if needed; speaker folders let MFA adapt to each speaker.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The utterances left out (``utt_id``, ``reason``): no transcript, or no audio file.
+    """
+    out_dir = Path(out_dir)
+    if isinstance(transcripts, pd.Series) and transcripts.index.equals(utterances.index):
+        texts = transcripts
+    else:
+        texts = utterances["utt_id"].map(dict(transcripts))
+    skipped = []
+    for row, text in zip(utterances.itertuples(), texts):
+        audio = Path(row.audio_path)
+        if not isinstance(text, str) or not text.strip():
+            skipped.append({"utt_id": row.utt_id, "reason": "no transcript"})
+            continue
+        if not audio.is_file():
+            skipped.append({"utt_id": row.utt_id, "reason": "no audio file"})
+            continue
+        folder = out_dir / str(row.speaker)
+        folder.mkdir(parents=True, exist_ok=True)
+        link = folder / f"{row.utt_id}{audio.suffix}"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(audio.resolve())
+        (folder / f"{row.utt_id}.lab").write_text(text.strip() + "\n", encoding="utf-8")
+    return pd.DataFrame(skipped, columns=["utt_id", "reason"])
+
+
+def collect_textgrids(mfa_output, dest) -> int:
+    """Copy every ``*.TextGrid`` below ``mfa_output`` (MFA mirrors the speaker folders of its
+    input) flat into ``dest/<stem>.TextGrid``, where the corpus readers look for them; returns
+    how many. Two TextGrids with the same stem raise ``ValueError`` (utterance ids are unique)."""
+    import shutil
+
+    found = sorted(Path(mfa_output).rglob("*.TextGrid"))
+    stems = [p.stem for p in found]
+    twice = sorted({s for s in stems if stems.count(s) > 1})
+    if twice:
+        raise ValueError(f"TextGrids with the same name in several folders: {', '.join(twice[:5])}")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for path in found:
+        shutil.copy2(path, dest / path.name)
+    return len(found)

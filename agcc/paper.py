@@ -30,3 +30,21 @@ def table_ii() -> pd.DataFrame:
     t = _data()["table_ii"]
     rows = [{"model": r["model"], "direction": r["direction"], **dict(zip(t["columns"], r["values"]))} for r in t["rows"]]
     return pd.DataFrame(rows).set_index(["model", "direction"])
+
+
+def text_gains() -> dict[tuple[str, str], float]:
+    """AG-CC's 4-CAT improvements over a baseline as stated in the paper's text (Sec. IV), by
+    ``(baseline, direction)``; they may differ from the table's own differences."""
+    return {(g["baseline"], g["direction"]): float(g["value"]) for g in _data()["table_ii"]["text_gains"]}
+
+
+def caption(name: str) -> str:
+    """The paper's caption of ``"table_i"``, ``"table_ii"``, ``"fig1"``, ``"fig2"`` or ``"fig3"``."""
+    data = _data()
+    if name in ("table_i", "table_ii"):
+        return data[name]["caption"]
+    try:
+        return data["figures"][name]
+    except KeyError:
+        raise KeyError(f"no paper caption named {name!r}; have table_i, table_ii, "
+                       f"{', '.join(data['figures'])}") from None

@@ -245,5 +245,82 @@ def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
         ax.set_title(f"{cross}: {metric} UAR", fontsize=10)
     axes[0].set_ylabel("UAR (%)")
     axes[0].legend(fontsize=7, loc="lower left")
+
+EMOTION_COLOURS = {"neutral": "0.45", "anger": "C3", "happiness": "C1", "sadness": "C0"}
+
+
+def plot_emotion_examples(examples: dict, vtl_scale: float | None = None):
+    """One sentence in several emotions (:func:`agcc.simulate.showcase.emotion_examples`): lip
+    opening and spreading (what the landmarks see), F1 and F2 (what the sound carries) and F0,
+    over time, one colour per emotion. Returns the figure."""
+    from .simulate.synth import formants
+
+    fig, axes = plt.subplots(4, 1, figsize=(9, 7.5), sharex=True)
+    for emotion, ex in examples.items():
+        t, tr = ex.traj["t"], ex.traj
+        speech = tr["voicing"] > 0.5
+        colour = EMOTION_COLOURS.get(emotion, None)
+        axes[0].plot(t, tr["open"], color=colour, label=emotion)
+        axes[1].plot(t, tr["spread"], color=colour)
+        freqs, _ = formants({k: tr[k] for k in ("open", "spread", "round", "height", "front")},
+                            vtl_scale or 1.0)
+        axes[2].plot(t, np.where(speech, freqs[:, 0], np.nan), color=colour)
+        axes[2].plot(t, np.where(speech, freqs[:, 1], np.nan), color=colour, ls="--")
+        axes[3].plot(t, np.where(speech, tr["f0_hz"], np.nan), color=colour)
+    axes[0].set_ylabel("lip opening\n(0-1)")
+    axes[1].set_ylabel("lip spreading\n(0-1)")
+    axes[2].set_ylabel("F1 (solid), F2 (dashed)\nHz, voiced frames")
+    axes[3].set_ylabel("F0 (Hz)")
+    axes[3].set_xlabel("Time (s)")
+    first = next(iter(examples.values()))
+    fig.suptitle(f'"{first.text}": the same speaker and random draws in each emotion', fontsize=10)
+    fig.legend(*axes[0].get_legend_handles_labels(), ncol=len(examples), loc="upper center",
+               bbox_to_anchor=(0.5, 0.965), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def plot_vowel_space(frame):
+    """The paper's six vowels in articulation (lip spreading against opening, what the mouth
+    landmarks see) and in acoustics (F2 against F1, axes reversed as in phonetics), per emotion
+    (:func:`agcc.simulate.showcase.vowel_space`). Returns the figure."""
+    markers = {"neutral": "o", "anger": "^", "happiness": "s", "sadness": "v"}
+    means = frame.groupby(["vowel", "emotion"], observed=True)[["open", "spread", "F1", "F2"]].mean()
+    fig, (ax_m, ax_f) = plt.subplots(1, 2, figsize=(10, 4.2))
+    for i, vowel in enumerate(means.index.get_level_values("vowel").unique()):
+        part = means.loc[vowel]
+        for emotion, r in part.iterrows():
+            kw = dict(color=f"C{i}", marker=markers.get(emotion, "o"), ms=6, ls="none")
+            ax_m.plot(r["spread"], r["open"], **kw)
+            ax_f.plot(r["F2"], r["F1"], **kw)
+        ax_m.annotate(f"/{vowel}/", (part["spread"].mean(), part["open"].mean()), xytext=(6, 6),
+                      textcoords="offset points", color=f"C{i}", fontsize=11)
+        ax_f.annotate(f"/{vowel}/", (part["F2"].mean(), part["F1"].mean()), xytext=(6, 6),
+                      textcoords="offset points", color=f"C{i}", fontsize=11)
+    handles = [ax_m.plot([], [], marker=m, color="0.3", ls="none", label=e)[0] for e, m in markers.items()]
+    fig.legend(handles=handles, loc="lower center", ncol=len(markers), fontsize=8)
+    ax_m.set_xlabel("lip spreading (0-1)")
+    ax_m.set_ylabel("lip opening (0-1)")
+    ax_m.set_title("Mouth gesture at the vowel's middle")
+    ax_f.invert_xaxis()
+    ax_f.invert_yaxis()
+    ax_f.set_xlabel("F2 (Hz)")
+    ax_f.set_ylabel("F1 (Hz)")
+    ax_f.set_title("Formants at the vowel's middle")
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return fig
+
+
+def plot_spectra(spectra: dict, *, title: str = "", fmax: float = 8000.0):
+    """Long-term average spectra, ``{label: (frequencies Hz, level dB)}``, on one axis."""
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    for label, (f, db) in spectra.items():
+        keep = f <= fmax
+        ax.plot(f[keep] / 1000, db[keep], label=label)
+    ax.set_xlabel("Frequency (kHz)")
+    ax.set_ylabel("Level (dB)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

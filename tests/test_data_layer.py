@@ -312,3 +312,35 @@ def test_extractor_from_params():
     assert isinstance(ex, LogMelExtractor) and ex.config()["n_mels"] == 24
     w = extractor_from_params(resolve("paper", {"wav2vec2_layer": "6", "wav2vec2_model": "/nowhere"}))
     assert isinstance(w, Wav2Vec2Extractor) and w.layer == 6
+
+
+def test_mfa_corpus_layout_and_collected_textgrids(tmp_path):
+    from agcc.alignment import collect_textgrids, prepare_mfa_corpus
+
+    audio = tmp_path / "AudioWAV"
+    audio.mkdir()
+    for stem in ("1001_DFA_ANG_XX", "1002_IEO_HAP_HI"):
+        (audio / f"{stem}.wav").write_bytes(b"RIFF")
+    table = pd.DataFrame({"utt_id": ["1001_DFA_ANG_XX", "1002_IEO_HAP_HI", "1003_TSI_SAD_XX"],
+                          "speaker": ["1001", "1002", "1003"], "sentence": ["DFA", "IEO", "XXX"],
+                          "audio_path": [str(audio / "1001_DFA_ANG_XX.wav"), str(audio / "1002_IEO_HAP_HI.wav"),
+                                         str(audio / "1003_TSI_SAD_XX.wav")]})
+    texts = table["sentence"].map({"DFA": "Don't forget a jacket", "IEO": "It's eleven o'clock", "XXX": "Hello"})
+    texts.iloc[1] = None
+    skipped = prepare_mfa_corpus(table, texts, tmp_path / "mfa_in")
+    assert skipped.to_dict("records") == [{"utt_id": "1002_IEO_HAP_HI", "reason": "no transcript"},
+                                          {"utt_id": "1003_TSI_SAD_XX", "reason": "no audio file"}]
+    wav = tmp_path / "mfa_in" / "1001" / "1001_DFA_ANG_XX.wav"
+    assert wav.is_symlink() and wav.resolve() == (audio / "1001_DFA_ANG_XX.wav").resolve()
+    assert (wav.with_suffix(".lab")).read_text() == "Don't forget a jacket\n"
+    prepare_mfa_corpus(table.head(1), {"1001_DFA_ANG_XX": "Don't forget a jacket"}, tmp_path / "mfa_in")  # again: replaced
+    out = tmp_path / "mfa_out"
+    for speaker, stem in (("1001", "1001_DFA_ANG_XX"), ("1002", "1002_IEO_HAP_HI")):
+        (out / speaker).mkdir(parents=True)
+        (out / speaker / f"{stem}.TextGrid").write_text("x")
+    assert collect_textgrids(out, tmp_path / "CREMA-D" / "mfa") == 2
+    assert (tmp_path / "CREMA-D" / "mfa" / "1002_IEO_HAP_HI.TextGrid").is_file()
+    (out / "other").mkdir()
+    (out / "other" / "1001_DFA_ANG_XX.TextGrid").write_text("y")
+    with pytest.raises(ValueError, match="same name"):
+        collect_textgrids(out, tmp_path / "dest")
