@@ -93,7 +93,7 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     order = {m: i for i, m in enumerate(methods)}
     runs = runs.sort_values(["model", "direction", "seed"], key=lambda col: col.map(order) if col.name == "model" else col)
     columns = ["model", "direction", "seed", "gamma", *METRICS, "val_uar", "best_epoch", "epochs", "wall_s",
-               "triplets_per_step", "history"]
+               "triplets_per_step", "anchor_label_acc", "history"]
     return runs[columns].reset_index(drop=True), choice
 
 

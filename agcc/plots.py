@@ -200,15 +200,17 @@ def plot_soft_weights(distance: np.ndarray, common: np.ndarray, beta: float, nam
 
 
 def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce", "Cross-entropy"),
-                                ("anchor", "Anchored loss"), ("triplets", "Triplets per step"))):
+                                ("anchor", "Anchored loss"), ("triplets", "Triplets per step"),
+                                ("anchor_label_acc", "Anchors with the right emotion\n(diagnostic, %)"))):
     """Per-epoch curves of training runs (one line per run; ``runs`` has ``model``, ``direction``,
     ``seed`` and a ``history`` dict of lists), with each run's best epoch marked."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.3 * len(columns), 3.0))
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.0))
     for i, run in enumerate(runs.itertuples(index=False)):
         hist = run.history
         label = f"{run.model} {run.direction} seed {run.seed}"
         for ax, (col, title) in zip(axes, columns):
-            ax.plot(hist["epoch"], hist[col], color=f"C{i}", label=label, lw=1.2)
+            values = np.asarray(hist[col], float) * (100 if col == "anchor_label_acc" else 1)
+            ax.plot(hist["epoch"], values, color=f"C{i}", label=label, lw=1.2)
             ax.axvline(run.best_epoch, color=f"C{i}", ls=":", lw=0.8)
             ax.set_title(title, fontsize=9)
             ax.set_xlabel("Epoch", fontsize=8)
@@ -220,7 +222,8 @@ def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce",
 def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
     """Table II as bars: per direction, each model's measured mean UAR with its 95 % interval,
     and the paper's value as a black diamond (labelled as the paper's)."""
-    directions = [("C->I", "C->C"), ("I->C", "I->I")]
+    # each cross-corpus direction beside the upper bound of its *target* corpus (C->I with I->I)
+    directions = [("C->I", "I->I"), ("I->C", "C->C")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
     for ax, (cross, within) in zip(axes, directions):
         names, means, errs, paper_vals = [], [], [], []
@@ -245,6 +248,9 @@ def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
         ax.set_title(f"{cross}: {metric} UAR", fontsize=10)
     axes[0].set_ylabel("UAR (%)")
     axes[0].legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return fig
+
 
 EMOTION_COLOURS = {"neutral": "0.45", "anger": "C3", "happiness": "C1", "sadness": "C0"}
 

@@ -43,7 +43,7 @@ METRICS = ("4-CAT", "Neu", "Ang", "Hap", "Sad")
 # Table II's per-emotion columns, in its order, with the corpora's labels
 EMOTION_COLUMNS = (("Neu", "neutral"), ("Ang", "anger"), ("Hap", "happiness"), ("Sad", "sadness"))
 VOWELS = ("a", "ə", "ɛ", "i", "æ", "u")
-TRAIN_VERSION = 1  # bump when a change alters the numbers a run gives: stored runs are then redone
+TRAIN_VERSION = 2  # bump when a change alters the numbers a run gives: stored runs are then redone
 
 
 # ------------------------------------------------------------------------------------------------
@@ -468,7 +468,11 @@ class RunResult:
                 **self.metrics, "val_uar": self.val_uar, "best_epoch": self.best_epoch,
                 "epochs": len(self.history), "wall_s": round(self.wall_s, 2),
                 "gamma": 0.0 if "gamma" in _UNUSED[self.config.method] else self.config.gamma,  # 0: no anchor loss
-                "triplets_per_step": float(self.history["triplets"].mean()) if len(self.history) else 0.0}
+                "triplets_per_step": float(self.history["triplets"].mean()) if len(self.history) else 0.0,
+                # share of anchors whose (pseudo-)label was right, over all epochs (diagnostic)
+                "anchor_label_acc": float(np.nansum(self.history["anchor_label_acc"] * self.history["triplets"])
+                                          / max(self.history["triplets"].sum(), 1e-9)) * 100
+                if self.history["triplets"].sum() else float("nan")}
 
 
 def _device(name: str):
@@ -555,11 +559,12 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     labels = torch.from_numpy(batches.label).to(device)
 
     def anchored(out_s, out_t, s_rows, t_rows):
-        """The triplet loss of one step and its number of triplets."""
+        """The triplet loss of one step, its number of triplets and of anchors whose
+        (pseudo-)label is right."""
         s_tok, s_pos = batches.tokens(s_rows)
         t_tok, t_pos = batches.tokens(t_rows)
         if len(s_tok) == 0 or len(t_tok) == 0:
-            return out_s["logits"].sum() * 0.0, 0
+            return out_s["logits"].sum() * 0.0, 0, 0
         z_s = pool_spans(out_s["frames"], *batches.spans(s_tok, s_pos, cfg.frame_pool))  # (n_s, d_model)
         z_t = pool_spans(out_t["frames"], *batches.spans(t_tok, t_pos, cfg.frame_pool))  # (n_t, d_model)
         if cfg.normalize_embeddings:
@@ -576,7 +581,10 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
         g_t = group[torch.from_numpy(t_tok).to(device)]
         a, p, n = mine_triplets(g_t, t_emotion, confident & common[g_t], g_s, s_emotion, gen)
         loss = ag_anchored_loss(z_t[a], z_s[p], z_s[n], distance[g_t[a], g_s[n]], cfg.alpha, cfg.beta)
-        return loss, int(a.numel())
+        # diagnostic only (never used for training or selection): anchors whose emotion is right
+        truth = labels[torch.from_numpy(t_rows[t_pos]).to(device)]
+        right = int((t_emotion[a] == truth[a]).sum())
+        return loss, int(a.numel()), right
 
     history, best = [], (-1.0, -1, None)
     tgt_cycle = np.array([], dtype=np.int64)
@@ -585,7 +593,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     for epoch in bar:
         model.train()
         order = rng.permutation(src_train)
-        sums = {"ce": 0.0, "anchor": 0.0, "triplets": 0, "steps": 0}
+        sums = {"ce": 0.0, "anchor": 0.0, "triplets": 0, "right": 0, "steps": 0}
         for i in range(0, len(order), cfg.batch_size):
             s_rows = order[i:i + cfg.batch_size]
             out_s = model(*batches.inputs(s_rows))
@@ -598,12 +606,13 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
                 out_t = model(*batches.inputs(t_rows))
                 if layers:
                     extra = sum(coral_loss(out_s["layers"][k], out_t["layers"][k]) for k in layers)
-                    n_trip = 0
+                    n_trip = n_right = 0
                 else:
-                    extra, n_trip = anchored(out_s, out_t, s_rows, t_rows)
+                    extra, n_trip, n_right = anchored(out_s, out_t, s_rows, t_rows)
                 loss = loss + cfg.gamma * extra
                 sums["anchor"] += float(extra.detach()) if hasattr(extra, "detach") else float(extra)
                 sums["triplets"] += n_trip
+                sums["right"] += n_right
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -611,7 +620,8 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
         val_uar = uar_scores(batches.label[src_val], predict(model, batches, src_val))["4-CAT"]
         steps = max(sums["steps"], 1)
         history.append({"epoch": epoch + 1, "ce": sums["ce"] / steps, "anchor": sums["anchor"] / steps,
-                        "triplets": sums["triplets"] / steps, "val_uar": val_uar})
+                        "triplets": sums["triplets"] / steps, "val_uar": val_uar,
+                        "anchor_label_acc": sums["right"] / sums["triplets"] if sums["triplets"] else float("nan")})
         bar.set_postfix(val_uar=f"{val_uar:.1f}")
         if val_uar > best[0]:
             best = (val_uar, epoch + 1, copy.deepcopy(model.state_dict()))
