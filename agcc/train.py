@@ -43,7 +43,6 @@ METRICS = ("4-CAT", "Neu", "Ang", "Hap", "Sad")
 # Table II's per-emotion columns, in its order, with the corpora's labels
 EMOTION_COLUMNS = (("Neu", "neutral"), ("Ang", "anger"), ("Hap", "happiness"), ("Sad", "sadness"))
 VOWELS = ("a", "ə", "ɛ", "i", "æ", "u")
-TRAIN_VERSION = 2  # bump when a change alters the numbers a run gives: stored runs are then redone
 
 
 # ------------------------------------------------------------------------------------------------
@@ -675,10 +674,22 @@ def canonical(cfg: TrainConfig) -> TrainConfig:
     return replace(cfg, **{name: getattr(defaults, name) for name in _UNUSED[cfg.method]})
 
 
+@lru_cache(maxsize=1)
+def code_key() -> str:
+    """sha256 (16 hex digits) of the source of the modules a training run executes
+    (:mod:`agcc.model`, :mod:`agcc.losses`, this module): any edit gives new task keys."""
+    from importlib import resources
+
+    h = hashlib.sha256()
+    for name in ("model.py", "losses.py", "train.py"):
+        h.update(resources.files("agcc").joinpath(name).read_bytes())
+    return h.hexdigest()[:16]
+
+
 def task_for(cfg: TrainConfig, data_folder) -> dict:
     """The grid task of a config (a flat dict of literals: its key names the run), in
-    :func:`canonical` form. It carries the data's cache key and :data:`TRAIN_VERSION`, so that
-    stored runs are never reused for other data (e.g. after re-clustering) or older code."""
+    :func:`canonical` form. It carries the data's cache key and :func:`code_key`, so that stored
+    runs are never reused for other data (e.g. after re-clustering) or other code."""
     stamp = Path(data_folder) / "inputs.sha256"
     data_key = stamp.read_text().strip()[:16] if stamp.is_file() else ""
-    return {"data": str(data_folder), "data_key": data_key, "version": TRAIN_VERSION, **asdict(canonical(cfg))}
+    return {"data": str(data_folder), "data_key": data_key, "code": code_key(), **asdict(canonical(cfg))}
