@@ -114,8 +114,10 @@ def _collapse_carriage_returns(text: str) -> str:
 
 
 def clean_executed(path: Path) -> None:
-    """Tidy an executed notebook: drop papermill's timestamps (stable diffs of references) and
-    merge each cell's consecutive stream outputs, keeping only the final state of progress bars."""
+    """Tidy an executed notebook: drop papermill's timestamps (stable diffs of references), fold
+    the parameter cells (the declared defaults and papermill's injected values) behind a "show"
+    button in the book, and merge each cell's consecutive stream outputs, keeping only the final
+    state of progress bars."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -125,6 +127,9 @@ def clean_executed(path: Path) -> None:
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
+            tags.append("hide-input")
         merged = []
         for out in cell.outputs:
             if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
