@@ -97,20 +97,21 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     return runs[columns].reset_index(drop=True), choice
 
 
-def t_interval(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and two-sided ``confidence`` t-interval of ``values`` (NaNs ignored); the interval is
-    NaN for fewer than two values."""
+def t_interval(values, conf: float = 0.95) -> tuple[float, float, float, int]:
+    """Mean and two-sided Student-t interval of ``values`` (non-finite values ignored):
+    ``(mean, low, high, n)``; NaN bounds for fewer than two values."""
     from scipy import stats
 
-    v = np.asarray(values, float)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
-        return float("nan"), float("nan"), float("nan")
-    m = float(v.mean())
-    if v.size < 2:
-        return m, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + confidence / 2, v.size - 1) * v.std(ddof=1) / np.sqrt(v.size))
-    return m, m - half, m + half
+    x = np.asarray(values, float)
+    x = x[np.isfinite(x)]
+    n = int(x.size)
+    if n == 0:
+        return float("nan"), float("nan"), float("nan"), 0
+    mean = float(x.mean())
+    if n < 2:
+        return mean, float("nan"), float("nan"), n
+    half = float(stats.t.ppf(0.5 + conf / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
+    return mean, mean - half, mean + half, n
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
@@ -118,9 +119,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, direction), part in runs.groupby(["model", "direction"], sort=False):
         for metric in METRICS:
-            m, lo, hi = t_interval(part[metric])
+            m, lo, hi, n = t_interval(part[metric])
             rows.append({"model": model, "direction": direction, "metric": metric, "mean": m,
-                         "ci_low": lo, "ci_high": hi, "n": int(part[metric].notna().sum())})
+                         "ci_low": lo, "ci_high": hi, "n": n})
     return pd.DataFrame(rows, columns=["model", "direction", "metric", "mean", "ci_low", "ci_high", "n"])
 
 
@@ -135,18 +136,10 @@ def paired_differences(runs: pd.DataFrame, reference: str = "AG-CC") -> pd.DataF
         if both.empty:
             continue
         for metric in METRICS:
-            m, lo, hi = t_interval(ref.loc[both, metric].to_numpy(float) - part.loc[both, metric].to_numpy(float))
+            m, lo, hi, _ = t_interval(ref.loc[both, metric].to_numpy(float) - part.loc[both, metric].to_numpy(float))
             rows.append({"baseline": model, "direction": direction, "metric": metric, "diff_mean": m,
                          "ci_low": lo, "ci_high": hi, "n": len(both)})
     return pd.DataFrame(rows, columns=["baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n"])
-
-
-def verdict(low: float, high: float) -> str:
-    """A paired difference's reading: ``"better"`` (interval above 0), ``"worse"`` (below),
-    ``"no clear difference"`` (straddles 0) or ``"not enough seeds"`` (no interval)."""
-    if np.isnan(low) or np.isnan(high):
-        return "not enough seeds"
-    return "better" if low > 0 else "worse" if high < 0 else "no clear difference"
 
 
 def format_table_ii(summary: pd.DataFrame, paper: pd.DataFrame, methods) -> pd.DataFrame:

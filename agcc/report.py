@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from . import paper
+from .experiments import t_interval  # noqa: F401  (re-exported: the report's intervals are the table's)
 
 HOLDS, FAILS, NOT_SHOWN, CANNOT = "holds", "does not hold", "not shown", "cannot be judged on this data"
 VERDICTS = (HOLDS, FAILS, NOT_SHOWN, CANNOT)
@@ -269,20 +270,6 @@ def combine(verdicts: Iterable[str]) -> str:
         if v in verdicts:
             return v
     return HOLDS
-
-
-def t_interval(values, conf: float = 0.95) -> tuple[float, float, float, int]:
-    """Mean and Student-t interval of ``values``: ``(mean, low, high, n)``; NaN bounds for n < 2."""
-    x = np.asarray(values, float)
-    x = x[np.isfinite(x)]
-    n = x.size
-    if n == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    mean = float(x.mean())
-    if n < 2:
-        return mean, float("nan"), float("nan"), n
-    half = float(stats.t.ppf(0.5 + conf / 2, n - 1) * x.std(ddof=1) / math.sqrt(n))
-    return mean, mean - half, mean + half, n
 
 
 def welch_interval(a, b, conf: float = 0.95) -> tuple[float, float, float, int]:
