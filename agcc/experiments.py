@@ -97,6 +97,22 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     return runs[columns].reset_index(drop=True), choice
 
 
+RESULT_COLUMNS = ("4-CAT", "Neu", "Ang", "Hap", "Sad", "val_uar", "best_epoch", "epochs", "wall_s",
+                  "triplets_per_step", "anchor_label_acc")
+
+
+def run_design(design: pd.DataFrame, runs_folder, **grid) -> pd.DataFrame:
+    """Train (or read back) every run of a design and join its results: the design's columns
+    without ``task``, plus :data:`RESULT_COLUMNS`. ``grid`` goes to :func:`agcc.grid.run_grid`
+    (``engine``, ``workers``, ``address``, ``progress``, ``desc``)."""
+    from .grid import run_grid
+
+    tasks = list({k: t for k, t in zip(design["key"], design["task"])}.values())
+    table = run_grid(run_task, tasks, runs_folder, **grid)
+    results = table[["key", *[c for c in RESULT_COLUMNS if c in table.columns]]]
+    return design.drop(columns="task").merge(results, on="key", how="left")
+
+
 def t_interval(values, conf: float = 0.95) -> tuple[float, float, float, int]:
     """Mean and two-sided Student-t interval of ``values`` (non-finite values ignored):
     ``(mean, low, high, n)``; NaN bounds for fewer than two values."""

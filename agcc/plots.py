@@ -330,3 +330,199 @@ def plot_spectra(spectra: dict, *, title: str = "", fmax: float = 8000.0):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# Ablations and sensitivity (notebook 07)
+# ------------------------------------------------------------------------------------------------
+def plot_ablation(summary, factor: str, title: str, reference=None, metric: str = "4-CAT"):
+    """One ablation (:func:`agcc.ablations.ablation_summary` rows of ``factor``): left, the mean
+    ``metric`` UAR of each value with its 95 % t-interval (the default value filled, the others
+    hollow) and ``reference`` (direction -> (mean, low, high), e.g. source only) as a dashed line
+    and band; right, each value minus the default on the same seed, with its 95 % interval."""
+    part = summary[summary["factor"] == factor]
+    directions = list(dict.fromkeys(part["direction"]))
+    labels = list(part.sort_values("position").drop_duplicates("position")["label"])
+    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(10, 3.3))
+    width = 0.12 * (len(directions) - 1)
+    for i, direction in enumerate(directions):
+        rows = part[part["direction"] == direction].sort_values("position")
+        x = rows["position"].to_numpy() + (i * 0.12 - width / 2 if len(directions) > 1 else 0)
+        color = f"C{i}"
+        for ax, mid, lo, hi in ((ax_l, "mean", "ci_low", "ci_high"), (ax_r, "diff_mean", "diff_low", "diff_high")):
+            err = np.vstack([rows[mid] - rows[lo], rows[hi] - rows[mid]])
+            err = np.where(np.isnan(err), 0.0, err)
+            ax.errorbar(x, rows[mid], yerr=err, fmt="none", ecolor=color, capsize=4, lw=1.2)
+            ax.scatter(x, rows[mid], s=42, zorder=3, label=direction,
+                       facecolors=[color if d else "white" for d in rows["is_default"]], edgecolors=color)
+        if reference and direction in reference:
+            m, lo, hi = reference[direction]
+            ax_l.axhline(m, color=color, ls="--", lw=1, label=f"source only, {direction}")
+            if not np.isnan(lo):
+                ax_l.axhspan(lo, hi, color=color, alpha=0.08)
+    ax_r.axhline(0.0, color="0.3", lw=0.8)
+    for ax in (ax_l, ax_r):
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+    ax_l.set_ylabel(f"{metric} UAR (%)")
+    ax_l.set_title("mean and 95 % interval over seeds (filled: default)", fontsize=9)
+    ax_r.set_ylabel("value − default (points)")
+    ax_r.set_title("difference from the default, paired by seed", fontsize=9)
+    ax_l.legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, metric: str = "4-CAT"):
+    """The sensitivity study (:mod:`agcc.sensitivity`): one column per knob; top, the ``metric``
+    UAR of each method against the knob's value (mean and 95 % interval); bottom, AG-CC minus each
+    baseline on the same seed (95 % interval), with 0 marked. ``centre`` (knob -> the profile's
+    own value) is drawn as a dotted vertical line."""
+    knobs = list(dict.fromkeys(levels["knob"]))
+    fig, axes = plt.subplots(2, len(knobs), figsize=(4.6 * len(knobs), 6.2), squeeze=False, sharey="row")
+    colours = {"Source only": "0.45", "PA-CC": "C0", "AG-CC": "C2", "LA-CC": "C1", "Hard-AG": "C4"}
+    styles = {"C->I": "-", "I->C": "--"}
+    for c, knob in enumerate(knobs):
+        top, bottom = axes[0, c], axes[1, c]
+        lv = levels[levels["knob"] == knob]
+        groups = list(lv.groupby(["method", "direction"], sort=False))
+        for j, ((method, direction), rows) in enumerate(groups):
+            rows = rows.sort_values("value")
+            err = np.nan_to_num(np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]))
+            x = rows["value"] + (j - (len(groups) - 1) / 2) * 0.015 * (np.ptp(rows["value"]) or 1.0)
+            top.errorbar(x, rows["mean"], yerr=err, color=colours.get(method), ls=styles.get(direction, "-"),
+                         marker="o", ms=4, capsize=3, lw=1.2, label=f"{method} {direction}")
+        gv = gains[gains["knob"] == knob]
+        for j, ((baseline, direction), rows) in enumerate(gv.groupby(["baseline", "direction"], sort=False)):
+            rows = rows.sort_values("value")
+            err = np.nan_to_num(np.vstack([rows["diff_mean"] - rows["ci_low"], rows["ci_high"] - rows["diff_mean"]]))
+            span = np.ptp(rows["value"]) or 1.0
+            x = rows["value"] + (j - 0.5) * 0.015 * span  # side by side, not on top of each other
+            bottom.errorbar(x, rows["diff_mean"], yerr=err, color=colours.get(baseline), ls=styles.get(direction, "-"),
+                            marker="s", ms=4, capsize=3, lw=1.2, label=f"AG-CC − {baseline} {direction}")
+        bottom.axhline(0.0, color="0.2", lw=0.8)
+        if centre and knob in centre:
+            for ax in (top, bottom):
+                ax.axvline(centre[knob], color="0.6", ls=":", lw=1)
+        top.set_title(titles.get(knob, knob), fontsize=9)
+        bottom.set_xlabel(titles.get(knob, knob).split(" (")[0], fontsize=8)
+    axes[0, 0].set_ylabel(f"{metric} UAR (%)")
+    axes[1, 0].set_ylabel("AG-CC − baseline\n(points, paired by seed)")
+    axes[0, 0].legend(fontsize=7)
+    axes[1, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=8, weight="normal", align="center"):
+    """A rounded box with its lower-left corner at (x, y) in axes units; returns its centre."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.004,rounding_size=0.012", fc=face, ec=edge,
+                                lw=1.1, transform=ax.transAxes))
+    tx = x + w / 2 if align == "center" else x + 0.008
+    ax.text(tx, y + h / 2, text, ha=align, va="center", fontsize=size, weight=weight, transform=ax.transAxes,
+            linespacing=1.35)
+    return x + w / 2, y + h / 2
+
+
+def _arrow(ax, start, end, text="", color="0.2", ls="-", rad=0.0, size=7):
+    ax.annotate("", xy=end, xytext=start, xycoords="axes fraction", textcoords="axes fraction",
+                arrowprops=dict(arrowstyle="-|>", color=color, lw=1.1, ls=ls, shrinkA=0, shrinkB=0,
+                                connectionstyle=f"arc3,rad={rad}"))
+    if text:
+        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2 + 0.015, text, ha="center", va="bottom",
+                fontsize=size, color=color, transform=ax.transAxes)
+
+
+def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
+    """The paper's Fig. 3 drawn from a built :class:`agcc.model.SERModel` and the
+    :class:`agcc.train.TrainConfig` it is trained with: the source (labelled) and target
+    (unlabelled) batches through one shared encoder, token pooling into the AG-anchored loss
+    (Eq. 2-3) and the classifier into the cross-entropy loss, combined by Eq. 4. Every layer and
+    size is read from ``model`` (:meth:`~agcc.model.SERModel.describe` and its modules); ``k`` is
+    the AG clustering's number of clusters, ``n_common`` how many are common to both corpora."""
+    rows = model.describe()
+    d_model = model.config["d_model"]
+    n_params = sum(p.numel() for p in model.parameters())
+    encoder_rows = [r for r in rows if not r[0].startswith(("FC", "mean over"))]
+    fc_rows = [r for r in rows if r[0].startswith("FC")]
+    src_c, tgt_c, loss_c, shared_c = "#dbe9f6", "#fde3cf", "#e5f5e0", "#f2f2f2"
+    src_a, tgt_a = "#2b6ca3", "#d0661c"  # arrow colours of the source and target paths
+
+    fig = plt.figure(figsize=(13, 6.8))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_axis_off()
+    n_feat = model.config["n_features"]
+    s_in = _box(ax, 0.01, 0.70, 0.14, 0.12, f"Source batch\nlabelled, {cfg.batch_size} utterances\n"
+                                              f"frames T × {n_feat}", face=src_c, size=8.5)
+    t_in = _box(ax, 0.01, 0.49, 0.14, 0.12, f"Target batch\nunlabelled, {cfg.batch_size} utterances\n"
+                                              f"frames T × {n_feat}", face=tgt_c, size=8.5)
+
+    # the shared encoder, one box per block as read from the model
+    x0, w, h, gap, top = 0.20, 0.27, 0.068, 0.035, 0.80
+    ys = [top - i * (h + gap) for i in range(len(encoder_rows))]
+    from matplotlib.patches import Rectangle
+
+    frame_bottom = ys[-1] - 0.02
+    ax.add_patch(Rectangle((x0 - 0.012, frame_bottom), w + 0.024, top + h + 0.02 - frame_bottom, fill=False,
+                           ls="--", ec="0.4", lw=1.0, transform=ax.transAxes))
+    ax.text(x0 + w / 2, top + h + 0.035, "shared encoder (the same weights for both corpora)", ha="center",
+            fontsize=9.5, weight="bold", transform=ax.transAxes)
+    for i, ((name, shape), y) in enumerate(zip(encoder_rows, ys)):
+        _box(ax, x0, y, w, h, f"{name}\n[{shape}]", face=shared_c, size=8)
+        if i:
+            _arrow(ax, (x0 + w / 2, ys[i - 1]), (x0 + w / 2, y + h))
+    _arrow(ax, (0.15, s_in[1]), (x0, top + 0.045), color=src_a)
+    _arrow(ax, (0.15, t_in[1]), (x0, top + 0.02), color=tgt_a)
+    out_y = ys[-1] + h / 2  # the encoder's output frames
+
+    # classifier branch
+    utt = _box(ax, 0.53, 0.74, 0.16, 0.09, f"utterance embedding:\nmean over valid frames [{d_model}]", size=8)
+    fc_text = "\n".join(f"{name} [{shape}]" for name, shape in fc_rows)
+    fc = _box(ax, 0.53, 0.47, 0.16, 0.21, f"fully connected classifier\n{fc_text}", size=8)
+    _arrow(ax, (x0 + w + 0.012, out_y + 0.02), (0.53, utt[1]), rad=0.15)
+    _arrow(ax, (utt[0], 0.74), (utt[0], 0.68))
+    ce = _box(ax, 0.74, 0.79, 0.245, 0.10, "L_ER: cross-entropy\non the source's emotion labels", face=loss_c,
+              size=9, weight="bold")
+    _arrow(ax, (0.69, 0.64), (0.74, ce[1]), "source logits", color=src_a, rad=-0.25)
+    pseudo_text = (f"target pseudo-labels: the prediction,\nwhere its softmax ≥ {cfg.pseudo_threshold:g} (no gradient)"
+                   if cfg.target_labels == "pseudo" else "target anchors' emotion:\nTRUE target labels (oracle diagnostic)")
+    pl = _box(ax, 0.74, 0.56, 0.245, 0.10, pseudo_text, face=tgt_c, size=8)
+    _arrow(ax, (0.69, 0.53), (0.74, pl[1]), color=tgt_a, rad=0.15)
+    ax.text(0.712, 0.525, "target\nlogits", ha="center", va="top", fontsize=7, color=tgt_a, transform=ax.transAxes)
+
+    # token branch
+    tok = _box(ax, 0.53, 0.22, 0.16, 0.14, f"token pooling: mean of the\nencoder frames of each\nvowel token -> z [{d_model}]"
+               + ("\nL2-normalised" if cfg.normalize_embeddings else ""), size=8)
+    _arrow(ax, (x0 + w + 0.012, out_y - 0.02), (0.53, tok[1] + 0.03), rad=-0.15)
+    w_text = (f"w = exp(−{cfg.beta:g} · d(C_ki, C_kn))   (Eq. 3)" if cfg.soft_weights else "w = 1 (soft weights off)")
+    ag = _box(ax, 0.74, 0.13, 0.245, 0.32,
+              "L_AG: AG-anchored triplet loss (Eq. 2)\n"
+              "anchor z_i: target token, common AG cluster\n"
+              "positive z_p: source token, same cluster\n    and same emotion\n"
+              "negative z_n: source token, other cluster,\n    same emotion\n"
+              f"[ d(z_i, z_p) − w · d(z_i, z_n) + {cfg.alpha:g} ]+\n{w_text}",
+              face=loss_c, size=8)
+    _arrow(ax, (0.69, tok[1]), (0.74, tok[1]))
+    ax.text(0.715, tok[1] + 0.02, "z_s, z_t", ha="center", fontsize=7, transform=ax.transAxes)
+    _arrow(ax, (pl[0], 0.56), (pl[0], 0.45), color=tgt_a, ls="--")
+    ax.text(pl[0] + 0.005, 0.505, "anchors' emotion", fontsize=7, color=tgt_a, transform=ax.transAxes)
+    common = "" if n_common is None else f", {n_common} common to both corpora"
+    clusters = _box(ax, x0, 0.03, w, 0.12,
+                    f"AG cluster of every vowel token: soft-DTW\nk-means of lip landmarks 48-59 (Sec. II-C)\n"
+                    f"k = {k}{common} (overlap ≥ {100 * cfg.overlap_threshold:g} %)", face="#efe6f5", size=8)
+    _arrow(ax, (x0 + w, clusters[1]), (0.74, 0.17))
+    ax.text(0.62, 0.09, "cluster of each token, centroid distances", ha="center", va="top", fontsize=7,
+            transform=ax.transAxes)
+
+    ax.text(0.862, 0.955, f"L_Total = L_ER + γ · L_AG   (Eq. 4, γ = {cfg.gamma:g})", ha="center", va="center",
+            fontsize=10, weight="bold", transform=ax.transAxes, bbox=dict(boxstyle="round", fc="white", ec="0.3"))
+    _arrow(ax, (ce[0], 0.89), (ce[0], 0.93))
+    ax.annotate("", xy=(0.99, 0.93), xytext=(0.99, 0.45), xycoords="axes fraction",
+                arrowprops=dict(arrowstyle="-|>", color="0.2", lw=1.1))
+    ax.text(0.01, 0.955, f"AG-CC as built here: {n_params:,} trainable parameters", fontsize=9.5,
+            transform=ax.transAxes, va="center")
+    ax.text(0.01, 0.42, "blue: source path\norange: target path", fontsize=7.5, transform=ax.transAxes, va="top")
+    return fig

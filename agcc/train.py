@@ -211,30 +211,35 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
                         token_notes=pd.DataFrame(notes, columns=["reason", "tokens"]))
 
 
-def cached_training_data(paths, params: dict, progress: bool = True) -> TrainingData:
-    """:func:`prepare_training_data` from a profile's artifacts, cached in ``paths.root/training``
-    (recomputed when the segments, the AG clustering or the options change)."""
+def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clusters=None,
+                         folder=None) -> TrainingData:
+    """:func:`prepare_training_data` from a profile's artifacts, cached in ``folder`` (default
+    ``paths.root/training``; recomputed when the segments, the AG clustering or the options change).
+
+    ``ag_clusters`` is the folder of the AG clustering to use (default ``paths.ag_clusters``, the
+    model of notebook 02); the ablations of notebook 07 pass clusterings with another k, each with
+    its own ``folder``. Each token's cluster is the clustering run's label of that token."""
     from .clustering import ClusteringRun
     from .features import extract_features, extractor_from_params
     from .io import cached_by_key
     from .segments import SegmentSet
 
-    folder = paths.root / "training"
+    ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
+    folder = Path(folder) if folder is not None else paths.root / "training"
     options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 1}
     key = hashlib.sha256("".join((paths.segments / "inputs.sha256").read_text().strip()
-                                 + (paths.ag_clusters / "inputs.sha256").read_text().strip()
+                                 + (ag_folder / "inputs.sha256").read_text().strip()
                                  + json.dumps(options, sort_keys=True)).encode()).hexdigest()
 
     def compute() -> TrainingData:
         utterances = pd.read_csv(paths.tables / "utterances.csv", dtype={"speaker": str, "session": str},
                                  keep_default_na=False)
         segments = SegmentSet.load(paths.segments)
-        labels = pd.read_csv(paths.tables / "ag_clusters.csv").set_index("token_id").loc[segments.tokens["token_id"], "ag_cluster"]
+        run = ClusteringRun.load(ag_folder)
         features, failed = extract_features(utterances["audio_path"].tolist(), extractor_from_params(params),
                                             paths.cache / "features", progress=progress)
-        return prepare_training_data(utterances, segments, labels.to_numpy(), ClusteringRun.load(paths.ag_clusters),
-                                     features, failed, max_frames=params["max_utt_frames"],
-                                     softdtw_gamma=params["softdtw_gamma"])
+        return prepare_training_data(utterances, segments, np.asarray(run.labels), run, features, failed,
+                                     max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"])
 
     return cached_by_key(folder, key, lambda: TrainingData.load(folder), compute, lambda d: d.save(folder))
 
@@ -247,13 +252,15 @@ class AnchorSet:
     """How one method groups the vowel tokens.
 
     ``group`` (n_tokens,) the group of every token; ``distance`` (G, G) the centroid distances of
-    Eq. 3 (zeros give w = 1); ``common`` (G,) the groups an anchor may come from.
+    Eq. 3 (zeros give w = 1); ``common`` (G,) the groups an anchor may come from; ``usable``
+    (n_tokens,) the tokens that take part at all (those of the anchoring vowels).
     """
 
     name: str
     group: np.ndarray
     distance: np.ndarray
     common: np.ndarray
+    usable: np.ndarray | None = None
 
 
 def common_groups(group, corpus, split, n_groups: int, source: str, target: str, threshold: float = 0.25,
@@ -285,7 +292,8 @@ def scale_distances(distance: np.ndarray, how: str) -> np.ndarray:
 
 
 def anchor_set(data: TrainingData, method: str, source: str, target: str, *, threshold: float = 0.25,
-               reading: str = "ratio", centroid_distance: str = "normalized", soft_weights: bool = True) -> AnchorSet:
+               reading: str = "ratio", centroid_distance: str = "normalized", soft_weights: bool = True,
+               vowels=VOWELS) -> AnchorSet:
     """The grouping of ``method`` (one of :data:`TRIPLET_METHODS`).
 
     * AG-CC: the token's AG cluster; distances between AG barycenters (soft-DTW divergence).
@@ -295,9 +303,13 @@ def anchor_set(data: TrainingData, method: str, source: str, target: str, *, thr
       vowel templates), so the only difference from AG-CC is hard phonetic groups in place of
       learned AG clusters.
 
-    ``soft_weights=False`` sets w = 1 for any method (an ablation).
+    ``soft_weights=False`` sets w = 1 for any method (an ablation). ``vowels`` (names from
+    :data:`VOWELS`, or a comma string) restricts the tokens that take part, as anchors and in the
+    source pool, to those vowels (Sec. II-B's six by default; an ablation); the common groups are
+    then those of the restricted tokens.
     """
     tok = data.tokens
+    usable = np.isin(tok["vowel"].to_numpy(), [VOWELS.index(v) for v in parse_vowels(vowels)])
     if method == "AG-CC":
         group, n, dist = tok["ag_cluster"].to_numpy(), len(data.ag_distance), data.ag_distance
     elif method in ("PA-CC", "Hard-AG"):
@@ -306,8 +318,19 @@ def anchor_set(data: TrainingData, method: str, source: str, target: str, *, thr
     else:
         raise ValueError(f"{method!r} does not anchor on triplets; choose one of {TRIPLET_METHODS}")
     dist = scale_distances(dist, centroid_distance) if soft_weights else np.zeros((n, n))
-    common = common_groups(group, tok["corpus"], tok["split"], n, source, target, threshold, reading)
-    return AnchorSet(method, group.astype(np.int64), dist, common)
+    common = common_groups(group[usable], tok["corpus"].to_numpy()[usable], tok["split"].to_numpy()[usable], n,
+                           source, target, threshold, reading)
+    return AnchorSet(method, group.astype(np.int64), dist, common, usable)
+
+
+def parse_vowels(vowels) -> tuple[str, ...]:
+    """A vowel set (``"a,i,u"`` or a sequence) in the canonical order of :data:`VOWELS`; refuses
+    unknown vowels and an empty set."""
+    names = [v.strip() for v in (vowels.split(",") if isinstance(vowels, str) else vowels) if v.strip()]
+    unknown = sorted(set(names) - set(VOWELS))
+    if unknown or not names:
+        raise ValueError(f"vowels must be a non-empty subset of {','.join(VOWELS)}, got {vowels!r}")
+    return tuple(v for v in VOWELS if v in names)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -330,6 +353,7 @@ class TrainConfig:
     pseudo_threshold: float = 0.6
     overlap_threshold: float = 0.25
     overlap_reading: str = "ratio"
+    vowels: str = ",".join(VOWELS)  # the vowels whose tokens anchor (Sec. II-B's six; an ablation)
     lacc_layers: str = "0,1,2"
     max_epochs: int = 70
     batch_size: int = 64
@@ -358,6 +382,7 @@ class TrainConfig:
                              f"-corpus directions, not {self.direction}")
         if self.target_labels not in ("pseudo", "oracle"):
             raise ValueError(f"target_labels must be 'pseudo' or 'oracle', got {self.target_labels!r}")
+        self.vowels = ",".join(parse_vowels(self.vowels))  # one spelling per set: stable task keys
 
     @property
     def source(self) -> str:
@@ -484,6 +509,18 @@ def _device(name: str):
     return torch.device(name)
 
 
+def build_model(cfg: TrainConfig, n_features: int, mean=None, std=None):
+    """The :class:`agcc.model.SERModel` a run of ``cfg`` trains (also what Fig. 3 draws)."""
+    import torch
+
+    from .model import SERModel
+
+    as_t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    return SERModel(n_features, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.d_ff, cfg.dropout,
+                    tuple(int(s) for s in cfg.fc_sizes.split(",")), len(FOUR_CLASSES), as_t(mean), as_t(std),
+                    cfg.frame_pool)
+
+
 def predict(model, batches: _Batches, rows: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """Predicted class of utterances ``rows`` (batched by length to limit padding)."""
     import torch
@@ -504,7 +541,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     from tqdm import tqdm
 
     from .losses import ag_anchored_loss, confident_labels, coral_loss, mine_triplets
-    from .model import SERModel, pool_spans
+    from .model import pool_spans
 
     start_time = time.perf_counter()
     if cfg.threads:
@@ -540,9 +577,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
         mean, std = sel.mean(0), sel.std(0) + 1e-5  # input standardisation from source training frames
     else:
         raise ValueError(f"feature_norm must be 'per_corpus' or 'source', got {cfg.feature_norm!r}")
-    model = SERModel(data.n_features, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.d_ff, cfg.dropout,
-                     tuple(int(s) for s in cfg.fc_sizes.split(",")), len(FOUR_CLASSES),
-                     torch.from_numpy(mean), torch.from_numpy(std), cfg.frame_pool).to(device)
+    model = build_model(cfg, data.n_features, mean, std).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     ce = torch.nn.CrossEntropyLoss()
 
@@ -550,7 +585,8 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     if cfg.method in TRIPLET_METHODS:
         anchors = anchor_set(data, cfg.method, cfg.source, cfg.target, threshold=cfg.overlap_threshold,
                              reading=cfg.overlap_reading, centroid_distance=cfg.centroid_distance,
-                             soft_weights=cfg.soft_weights)
+                             soft_weights=cfg.soft_weights, vowels=cfg.vowels)
+        usable_token = anchors.usable
         group = torch.from_numpy(anchors.group).to(device)
         common = torch.from_numpy(anchors.common).to(device)
         distance = torch.from_numpy(anchors.distance).float().to(device)
@@ -562,6 +598,8 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
         (pseudo-)label is right."""
         s_tok, s_pos = batches.tokens(s_rows)
         t_tok, t_pos = batches.tokens(t_rows)
+        s_use, t_use = usable_token[s_tok], usable_token[t_tok]  # tokens of the anchoring vowels
+        s_tok, s_pos, t_tok, t_pos = s_tok[s_use], s_pos[s_use], t_tok[t_use], t_pos[t_use]
         if len(s_tok) == 0 or len(t_tok) == 0:
             return out_s["logits"].sum() * 0.0, 0, 0
         z_s = pool_spans(out_s["frames"], *batches.spans(s_tok, s_pos, cfg.frame_pool))  # (n_s, d_model)
@@ -655,7 +693,7 @@ def run_task(task: dict) -> dict:
 # the settings each kind of method reads; the others are reset to their defaults in a task, so that
 # changing, say, beta does not re-run the source-only model (tasks are keyed by their content)
 _TRIPLET_ONLY = ("alpha", "beta", "soft_weights", "centroid_distance", "normalize_embeddings", "target_labels",
-                 "pseudo_threshold", "overlap_threshold", "overlap_reading")
+                 "pseudo_threshold", "overlap_threshold", "overlap_reading", "vowels")
 _UNUSED = {
     "Source only": ("gamma", "lacc_layers", *_TRIPLET_ONLY),
     "Upper Bound": ("gamma", "lacc_layers", *_TRIPLET_ONLY),

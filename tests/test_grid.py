@@ -96,3 +96,13 @@ def test_training_grid_on_dask_local_mode(tmp_path):
     tasks = _training_tasks(tmp_path)[:2]
     table = run_grid(run_task, tasks, tmp_path / "runs", engine="dask", workers=1, progress=False)
     assert len(table) == 2 and table["4-CAT"].notna().all()
+
+
+def test_training_grid_on_a_two_process_dask_cluster(tmp_path):
+    """joblib's Dask backend with ``return_as="generator_unordered"`` on a real multi-process
+    LocalCluster: every run comes back, is stored, and gives the same numbers as in-process."""
+    tasks = _training_tasks(tmp_path)
+    table = run_grid(run_task, tasks, tmp_path / "runs", engine="dask", workers=2, progress=False)
+    assert len(table) == 4 and len(list((tmp_path / "runs").glob("*.json"))) == 4
+    again = run_grid(run_task, tasks, tmp_path / "again", workers=1, progress=False)
+    pd.testing.assert_series_equal(table["4-CAT"], again["4-CAT"])

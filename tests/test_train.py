@@ -8,7 +8,7 @@ from agcc.corpora import FOUR_CLASSES
 from agcc.experiments import format_table_ii, paired_differences, summarize, t_interval
 from agcc.losses import ag_anchored_loss
 from agcc.model import SERModel, pool_frames, pool_spans, pooled_span
-from agcc.train import (TrainConfig, TrainingData, anchor_set, common_groups, frame_rows,
+from agcc.train import (TrainConfig, TrainingData, anchor_set, build_model, common_groups, frame_rows,
                         prepare_training_data, scale_distances, token_frame_spans, train_run, uar_scores)
 
 
@@ -230,17 +230,77 @@ def test_t_interval_summary_and_paired_differences():
     assert table.loc[("AG-CC", "C->I"), "4-CAT"].startswith("61.0 ± ")
 
 
+def _parameter_cell(notebook) -> dict:
+    import ast
+
+    import nbformat
+
+    cell = next(c for c in nbformat.read(notebook, as_version=4).cells
+                if "parameters" in c.get("metadata", {}).get("tags", []))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body}
+
+
 def test_training_notebooks_declare_the_same_parameters():
-    """Notebooks 05 and 06 must build identical configs, so that 06 reuses 05's AG-CC runs."""
+    """Notebooks 05 and 06 must build identical configs, so that 06 reuses 05's AG-CC runs; 07
+    (ablations, sensitivity) declares the same training parameters with the same values, so that
+    its default setting is 05's runs, plus its own."""
     from dataclasses import fields
 
     from agcc.paths import project_root
     from agcc.runner import declared_parameters, notebooks
 
-    found = [nb for nb in notebooks(project_root()) if nb.stem[:2] in ("05", "06")]
-    assert len(found) == 2
-    names = [set(declared_parameters(nb)) for nb in found]
+    found = {nb.stem[:2]: [] for nb in notebooks(project_root())}
+    for nb in notebooks(project_root()):
+        found[nb.stem[:2]].append(nb)
+    assert len(found["05"]) == len(found["06"]) == 1 and len(found["07"]) >= 1
+    names = [set(declared_parameters(nb)) for nb in found["05"] + found["06"]]
     assert names[0] == names[1]
     mapping = {"alpha": "loss_alpha", "beta": "loss_beta"}
-    needed = {mapping.get(f.name, f.name) for f in fields(TrainConfig)} - {"method", "direction", "gamma", "threads"}
+    # vowels: the anchoring vowel set, all six in 05-06, varied only by notebook 07's ablation
+    needed = {mapping.get(f.name, f.name) for f in fields(TrainConfig)} - {"method", "direction", "gamma", "threads",
+                                                                          "vowels"}
     assert needed <= names[0], needed - names[0]
+    training = _parameter_cell(found["05"][0])
+    for nb in found["06"] + found["07"]:
+        values = _parameter_cell(nb)
+        assert set(training) <= set(values), (nb.name, set(training) - set(values))
+        assert {k: values[k] for k in training} == training, nb.name
+
+
+def test_vowel_set_restricts_anchors_and_has_one_spelling():
+    data = toy_data()
+    assert TrainConfig(vowels="u, a,i").vowels == "a,i,u"  # canonical order: one task key per set
+    with pytest.raises(ValueError):
+        TrainConfig(vowels="a,o")
+    with pytest.raises(ValueError):
+        TrainConfig(vowels="")
+    every = anchor_set(data, "AG-CC", "crema_d", "msp_improv")
+    assert every.usable.all()
+    some = anchor_set(data, "PA-CC", "crema_d", "msp_improv", vowels="a,i")
+    vowel = data.tokens["vowel"].to_numpy()
+    np.testing.assert_array_equal(some.usable, np.isin(vowel, [0, 3]))
+    assert set(np.flatnonzero(some.common)) <= {0, 3}  # PA-CC's groups are vowels: only a and i remain
+    # anchored on two vowels (AG clusters 0 and 1 in the toy data), a run finds fewer triplets than
+    # on all six; on /a/ alone every usable token is in cluster 0, so no negative exists
+    cfg = dict(method="AG-CC", direction="C->I", target_labels="oracle", **{**FAST, "max_epochs": 1})
+    triplets = {v: train_run(data, TrainConfig(vowels=v, **cfg), progress=False).history["triplets"].iloc[0]
+                for v in ("a", "a,ə", "a,ə,ɛ,i,æ,u")}
+    assert triplets["a"] == 0 < triplets["a,ə"] < triplets["a,ə,ɛ,i,æ,u"]
+
+
+def test_vowels_only_in_the_keys_of_the_methods_that_read_them(tmp_path):
+    from agcc.train import canonical, task_for
+
+    for method in ("Source only", "LA-CC"):
+        assert canonical(TrainConfig(method=method, vowels="a,i")).vowels == TrainConfig().vowels
+    a, b = (task_for(TrainConfig(method="AG-CC", vowels=v), tmp_path) for v in ("a,i", "i,a"))
+    assert a == b
+    assert task_for(TrainConfig(method="AG-CC", vowels="a"), tmp_path) != a
+
+
+def test_build_model_follows_the_config():
+    cfg = TrainConfig(d_model=16, n_heads=2, n_layers=3, d_ff=32, fc_sizes="12,10,8", frame_pool=2)
+    model = build_model(cfg, 8)
+    rows = model.describe()
+    assert sum(name.startswith("transformer encoder layer") for name, _ in rows) == 3
+    assert [shape for name, shape in rows if name.startswith("FC")] == ["12", "10", "8", "4"]

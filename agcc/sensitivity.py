@@ -1,0 +1,214 @@
+"""Sensitivity of AG-CC's gain to the corpora: a study only the simulated corpora allow.
+
+The paper's premise (Sec. I) is that acoustic features are "vulnerable to noise, microphone
+quality, and recording environment variations", while mouth articulation is more stable, so that
+AG clusters are better anchors than acoustics. On real corpora neither side can be dialled; the
+simulator (:mod:`agcc.simulate`) has a knob for each:
+
+* ``sim_channel_shift``: how far the MSP-IMPROV-like recording channel (microphone response,
+  reverberation, noise) departs from CREMA-D's clean one -- the acoustic mismatch;
+* ``sim_landmark_noise``: the landmark tracking noise of both corpora -- how unreliable the
+  articulatory view is;
+* ``sim_improv_intensity``: how strongly the MSP-IMPROV-like speakers express emotion.
+
+Each *setting* changes one knob from the profile's own value (the *centre*, shared by every
+knob) and re-runs the data pipeline of notebooks 01-02 -- simulation, features, vowel segments,
+AG clustering with the profile's k -- on smaller corpora (``sens_*`` parameters) into its own
+folder ``sensitivity/<setting>/`` (:func:`prepare_setting`, cached). Source only, PA-CC and
+AG-CC are then trained on every setting with the same seeds and the gamma notebooks 05-06 chose
+on the main corpora (:func:`sensitivity_design`), and AG-CC's gain over each baseline is read as a
+difference paired by seed (:func:`sensitivity_gains`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .experiments import parse_floats, t_interval
+from .ablations import effect
+from .grid import task_key
+from .train import TrainConfig, canonical, task_for
+
+KNOBS = {"channel_shift": "sim_channel_shift", "landmark_noise": "sim_landmark_noise",
+         "improv_intensity": "sim_improv_intensity"}
+TITLES = {"channel_shift": "acoustic channel shift (sim_channel_shift)",
+          "landmark_noise": "landmark tracking noise (sim_landmark_noise)",
+          "improv_intensity": "MSP-IMPROV-like emotion intensity (sim_improv_intensity)"}
+METHODS = ("Source only", "PA-CC", "AG-CC")
+BASELINES = ("Source only", "PA-CC")
+# the corpus sizes of a setting, from the sens_* parameters
+SIZES = {"sim_crema_actors": "sens_crema_actors", "sim_crema_sentences": "sens_crema_sentences",
+         "sim_improv_sessions": "sens_improv_sessions", "sim_improv_per_speaker": "sens_improv_per_speaker"}
+
+
+def setting_name(values: dict) -> str:
+    """Folder name of a setting, e.g. ``shift1_noise1_intensity0.5``."""
+    return (f"shift{values['sim_channel_shift']:g}_noise{values['sim_landmark_noise']:g}"
+            f"_intensity{values['sim_improv_intensity']:g}")
+
+
+def sensitivity_settings(params: dict) -> pd.DataFrame:
+    """The settings of the study: one row per (knob, value), the centre (the profile's values)
+    belonging to every knob. Columns ``knob, value, position, is_centre, name`` and the three
+    simulator parameters. A knob whose ``sens_<knob>`` list is empty is not varied."""
+    centre = {p: float(params[p]) for p in KNOBS.values()}
+    rows = []
+    for knob, param in KNOBS.items():
+        text = params[f"sens_{knob}"].strip()
+        if not text:
+            continue
+        values = sorted(set(parse_floats(text)) | {centre[param]})
+        for position, value in enumerate(values):
+            sim = {**centre, param: value}
+            rows.append({"knob": knob, "value": value, "position": position, "is_centre": value == centre[param],
+                         "name": setting_name(sim), **sim})
+    return pd.DataFrame(rows, columns=["knob", "value", "position", "is_centre", "name", *KNOBS.values()])
+
+
+def setting_params(params: dict, sim: dict) -> dict:
+    """The parameters of one setting: the notebook's, with the simulator's knobs from ``sim`` and
+    the corpus sizes from the ``sens_*`` parameters (real corpora are never used)."""
+    out = dict(params)
+    out.update({name: params[source] for name, source in SIZES.items()})
+    out.update({k: sim[k] for k in KNOBS.values()})
+    out.update(crema_d_root="", msp_improv_root="", require_real_corpora=False)
+    return out
+
+
+def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = False) -> tuple[Path, float]:
+    """Run the data pipeline of notebooks 01-02 for one setting into ``root`` (an artifacts folder
+    of its own) and return its training data folder and the seconds this call took.
+
+    Every step is cached (the corpora by their manifest, features per file, segments, clustering
+    and training data by content keys), so a second call only checks the keys. ``feature_cache``
+    (default ``root/cache/features``) may be shared by settings: features are keyed by the audio's
+    content, so settings whose audio is the same (those that vary only the landmark noise) extract
+    them once. With k given, the AG clustering skips the elbow search
+    (:func:`agcc.ablations.fixed_k_options`).
+    """
+    from .ablations import fixed_k_options
+    from .clustering import cached_ag_clustering, parse_ks
+    from .corpora import read_crema_d, read_msp_improv
+    from .features import extractor_from_params
+    from .io import atomic_write
+    from .paths import Paths
+    from .segments import prepare_segments
+    from .simulate.corpora import ensure_corpora
+    from .splits import assign_splits
+    from .train import cached_training_data
+
+    start = time.perf_counter()
+    paths = Paths(Path(root).resolve()).make()
+    roots = ensure_corpora(params, paths, progress=progress)
+    utterances = assign_splits(
+        pd.concat([read_crema_d(roots["crema_d"], label=params["crema_label"]),
+                   read_msp_improv(roots["msp_improv"], label=params["improv_label"])], ignore_index=True),
+        seed=params["seed"], val_fraction=params["val_fraction"], test_fraction=params["test_fraction"])
+    text = utterances.to_csv(index=False).encode()
+    target = paths.tables / "utterances.csv"
+    if not target.is_file() or target.read_bytes() != text:
+        atomic_write(target, lambda fh: fh.write(text))
+    cache = Path(feature_cache) if feature_cache is not None else paths.cache / "features"
+    segments = prepare_segments(utterances, extractor_from_params(params), paths.segments, cache,
+                                max_gap=params["max_gap_frames"], min_frames=params["min_token_frames"],
+                                workers=params["workers"], progress=progress)
+    k = params["n_ag_clusters"]
+    options = fixed_k_options(params, k) if k else dict(
+        ks=parse_ks(params["elbow_ks"]), k=0, subsample=params["elbow_subsample"], gamma=params["softdtw_gamma"],
+        max_iter=params["kmeans_max_iter"], seed=params["seed"])
+    cached_ag_clustering(segments, paths.segments, paths.ag_clusters, **options)
+    cached_training_data(paths, params, progress)
+    return paths.root / "training", time.perf_counter() - start
+
+
+def prepare_settings(params: dict, settings: pd.DataFrame, folder, *, progress: bool = True) -> pd.DataFrame:
+    """:func:`prepare_setting` for every distinct setting, under ``folder/<name>`` (one feature
+    cache, ``folder/cache/features``, for all); returns one row per setting: ``name``, the knobs, ``data`` (training data folder), ``seconds``,
+    ``utterances`` and ``tokens`` (used for training)."""
+    from tqdm import tqdm
+
+    from .train import TrainingData
+
+    rows = []
+    unique = settings.drop_duplicates("name")
+    for row in tqdm(list(unique.itertuples(index=False)), desc="settings", disable=not progress):
+        sim = {p: getattr(row, p) for p in KNOBS.values()}
+        data, seconds = prepare_setting(setting_params(params, sim), Path(folder) / row.name,
+                                        feature_cache=Path(folder) / "cache" / "features", progress=False)
+        loaded = TrainingData.load(data)
+        rows.append({"name": row.name, **sim, "data": str(data), "seconds": round(seconds, 1),
+                     "utterances": len(loaded.utterances), "tokens": len(loaded.tokens)})
+    return pd.DataFrame(rows)
+
+
+def sensitivity_design(base: TrainConfig, gammas: dict, settings: pd.DataFrame, prepared: pd.DataFrame, *,
+                       directions, seeds, methods=METHODS) -> pd.DataFrame:
+    """Every run of the study: one row per (knob, value, method, direction, seed), with the
+    stored run's ``key`` and ``task``. ``gammas`` maps (method, direction) to gamma (ignored for
+    Source only)."""
+    folder = dict(zip(prepared["name"], prepared["data"]))
+    rows = []
+    for s in settings.itertuples(index=False):
+        for method in methods:
+            for direction in directions:
+                cfg = replace(base, method=method, direction=direction, threads=1,
+                              gamma=float(gammas.get((method, direction), base.gamma)))
+                for seed in seeds:
+                    task = task_for(canonical(replace(cfg, seed=int(seed))), folder[s.name])
+                    rows.append({"knob": s.knob, "value": s.value, "position": s.position, "is_centre": s.is_centre,
+                                 "name": s.name, "method": method, "direction": direction, "seed": int(seed),
+                                 "key": task_key(task), "task": task})
+    return pd.DataFrame(rows)
+
+
+def method_levels(results: pd.DataFrame, metric: str = "4-CAT") -> pd.DataFrame:
+    """Mean and 95 % t-interval of ``metric`` per knob, value, direction and method."""
+    rows = []
+    keys = ["knob", "position", "value", "direction", "method"]
+    for group, part in results.groupby(keys, sort=True):
+        m, lo, hi, n = t_interval(part[metric])
+        rows.append({**dict(zip(keys, group)), "n": n, "mean": m, "ci_low": lo,
+                     "ci_high": hi, "anchor_label_acc": float(part["anchor_label_acc"].mean())})
+    return pd.DataFrame(rows)
+
+
+def sensitivity_gains(results: pd.DataFrame, metric: str = "4-CAT", reference: str = "AG-CC",
+                      baselines=BASELINES) -> pd.DataFrame:
+    """``reference`` minus each baseline on the same setting, direction and seed: ``knob,
+    position, value, direction, baseline, n, diff_mean, ci_low, ci_high, effect`` (``higher``:
+    the interval lies above 0; :func:`agcc.ablations.effect`)."""
+    rows = []
+    keys = ["knob", "position", "value", "direction"]
+    for group, part in results.groupby(keys, sort=True):
+        ref = part[part["method"] == reference].set_index("seed")[metric]
+        for baseline in baselines:
+            other = part[part["method"] == baseline].set_index("seed")[metric]
+            both = ref.index.intersection(other.index)
+            m, lo, hi, n = t_interval(ref.loc[both].to_numpy(float) - other.loc[both].to_numpy(float))
+            rows.append({**dict(zip(keys, group)), "baseline": baseline, "n": n, "diff_mean": m,
+                         "ci_low": lo, "ci_high": hi, "effect": effect(lo, hi, n)})
+    return pd.DataFrame(rows)
+
+
+def sensitivity_reading(gains: pd.DataFrame, knob: str, metric: str = "4-CAT") -> str:
+    """One sentence per knob, generated from the gains: how AG-CC's gain over each baseline moves
+    from the knob's lowest to its highest value, and where its interval excludes 0."""
+    part = gains[gains["knob"] == knob]
+    if part.empty:
+        return f"The {knob} setting was not varied."
+    clauses = []
+    for (direction, baseline), rows in part.groupby(["direction", "baseline"], sort=False):
+        rows = rows.sort_values("value")
+        first, last = rows.iloc[0], rows.iloc[-1]
+        clear = rows[rows["effect"].isin(["higher", "lower"])]
+        where = ("its 95 % interval includes 0 at every value" if clear.empty else
+                 "; ".join(f"{'above' if r.effect == 'higher' else 'below'} 0 at {r.value:g}"
+                           for r in clear.itertuples()))
+        span = ("no interval (one seed)" if rows["ci_low"].isna().all() else where)
+        clauses.append(f"over {baseline} in {direction} goes from {first.diff_mean:+.1f} at {first.value:g} "
+                       f"to {last.diff_mean:+.1f} at {last.value:g} ({span})")
+    return (f"As the {TITLES[knob].split(' (')[0]} varies, AG-CC's {metric} gain " + "; ".join(clauses) + ".")
