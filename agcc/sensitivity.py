@@ -125,22 +125,33 @@ def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = 
     return paths.root / "training", time.perf_counter() - start
 
 
+def _prepare_task(task: dict) -> tuple[str, str, float]:
+    """Worker-process wrapper of :func:`prepare_setting` (module level, so workers import it)."""
+    data, seconds = prepare_setting(task["params"], task["root"], feature_cache=task["feature_cache"])
+    return task["name"], str(data), seconds
+
+
 def prepare_settings(params: dict, settings: pd.DataFrame, folder, *, progress: bool = True) -> pd.DataFrame:
     """:func:`prepare_setting` for every distinct setting, under ``folder/<name>`` (one feature
-    cache, ``folder/cache/features``, for all); returns one row per setting: ``name``, the knobs, ``data`` (training data folder), ``seconds``,
-    ``utterances`` and ``tokens`` (used for training)."""
-    from tqdm import tqdm
+    cache, ``folder/cache/features``, for all); returns one row per setting: ``name``, the knobs,
+    ``data`` (training data folder), ``seconds``, ``utterances`` and ``tokens`` (used for training).
 
+    Settings run in parallel, one per worker process (``params["workers"]``, 0 = one per core),
+    each on one core: small corpora pay less for starting processes that way than with a pool per
+    step of every setting."""
+    from .io import parallel_map
     from .train import TrainingData
 
-    rows = []
     unique = settings.drop_duplicates("name")
-    for row in tqdm(list(unique.itertuples(index=False)), desc="settings", disable=not progress):
-        sim = {p: getattr(row, p) for p in KNOBS.values()}
-        data, seconds = prepare_setting(setting_params(params, sim), Path(folder) / row.name,
-                                        feature_cache=Path(folder) / "cache" / "features", progress=False)
+    sims = {row.name: {p: getattr(row, p) for p in KNOBS.values()} for row in unique.itertuples(index=False)}
+    tasks = [{"name": name, "params": {**setting_params(params, sim), "workers": 1}, "root": str(Path(folder) / name),
+              "feature_cache": str(Path(folder) / "cache" / "features")} for name, sim in sims.items()]
+    done = parallel_map(_prepare_task, tasks, workers=params["workers"], desc="settings", unit="setting",
+                        progress=progress, min_items=2, chunksize=1)
+    rows = []
+    for name, data, seconds in done:
         loaded = TrainingData.load(data)
-        rows.append({"name": row.name, **sim, "data": str(data), "seconds": round(seconds, 1),
+        rows.append({"name": name, **sims[name], "data": data, "seconds": round(seconds, 1),
                      "utterances": len(loaded.utterances), "tokens": len(loaded.tokens)})
     return pd.DataFrame(rows)
 
