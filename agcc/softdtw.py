@@ -1,0 +1,420 @@
+"""Batched soft-DTW and soft-DTW time-series k-means in PyTorch (the clustering of Sec. II-C).
+
+Sec. II-C groups the AG segments by "time-series k-means clustering with Soft-DTW as the
+distance metric". tslearn's ``TimeSeriesKMeans(metric="softdtw")`` is the reference
+implementation (:mod:`agcc.clustering`, ``backend="tslearn"``); it computes one pair of series at a
+time in numba, which costs about 18 s per fit of 2,000 AG segments on two cores plus about 10 s of
+compilation in every process. This module computes the same quantities for whole batches of pairs
+at once:
+
+* soft-DTW (Cuturi & Blondel 2017, Eq. 1 and Alg. 1) with the squared Euclidean ground cost,
+  ``R[i, j] = D[i, j] + softmin_gamma(R[i-1, j-1], R[i-1, j], R[i, j-1])``, evaluated one
+  anti-diagonal at a time for every pair of the batch (the cells of an anti-diagonal do not depend
+  on each other); the only Python loop runs over the ``m + n`` anti-diagonals;
+* its gradient with respect to the cost matrix by the backward recursion of Alg. 2
+  (:class:`_SoftDTW`, a custom autograd function; measured faster than autograd through the
+  forward recursion, see ``benchmarks/bench_softdtw.py``), chained to the series by autograd;
+* the soft-DTW divergence ``D(x, y) = sdtw(x, y) - (sdtw(x, x) + sdtw(y, y)) / 2`` (Blondel et
+  al. 2021), which is zero for ``x = y``;
+* :class:`SoftDTWKMeans`, tslearn's algorithm (k-means++ seeding under soft-DTW, assignment to the
+  nearest barycenter, barycenters by L-BFGS on the soft-DTW objective, restart on an empty
+  cluster) with every step batched.
+
+Variable-length series are NaN-padded at the end, as in tslearn: a series' length is the index of
+its last row that is not all-NaN, plus one, and each pair's value is read at ``R[len_x, len_y]``.
+Computations run in float64 on CUDA when it is available and on the CPU otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# Stands for +inf in the recursion: exp(-BIG / gamma) is exactly 0 for any usable gamma, and
+# finite values keep NaN out of the backward pass (inf - inf).
+BIG = 1e10
+# Pairs per batch of the recursion; bounds memory at about 6 tensors of (m + n + 2, m + 2, CHUNK).
+CHUNK = 65536
+
+
+def default_device(device=None) -> torch.device:
+    """``device`` if given, else CUDA when available, else the CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def series_lengths(x) -> np.ndarray:
+    """Length of each NaN-padded series of ``x`` (n, sz, d): trailing all-NaN rows do not count
+    (tslearn's ``ts_size``)."""
+    x = np.asarray(x, dtype=float)
+    filled = ~np.isnan(x).all(axis=2)  # (n, sz)
+    last = x.shape[1] - np.argmax(filled[:, ::-1], axis=1)
+    return np.where(filled.any(axis=1), last, 0)
+
+
+def _as_batch(x, device, dtype=torch.float64):
+    """(n, sz, d) array or tensor, NaN-padded -> (tensor with NaN set to 0, lengths tensor)."""
+    if isinstance(x, torch.Tensor):
+        lengths = torch.as_tensor(series_lengths(x.detach().cpu().numpy()), device=device)
+        return torch.nan_to_num(x.to(device=device, dtype=dtype), nan=0.0), lengths
+    x = np.asarray(x, dtype=float)
+    lengths = torch.as_tensor(series_lengths(x), device=device)
+    return torch.as_tensor(np.nan_to_num(x, nan=0.0), device=device, dtype=dtype), lengths
+
+
+def _diagonal_range(p: int, m: int, n: int) -> tuple[int, int]:
+    """Rows i of the cells (i, p - i) of anti-diagonal p inside the 1-based m x n DP grid:
+    i in [lo, hi)."""
+    return max(1, p - n), min(m, p - 1) + 1
+
+
+def _diag(t: torch.Tensor, p: int, lo: int, hi: int) -> torch.Tensor:
+    """View of the cells (i, p - i), i in [lo, hi), of a contiguous (..., m, n, B) tensor, as
+    (..., hi - lo, B): consecutive cells of an anti-diagonal are n - 1 rows apart in memory, so the
+    view is strided and nothing is copied."""
+    *lead, m, n, B = t.shape
+    start = ((lo - 1) * n + (p - lo - 1)) * B
+    return t.as_strided((*lead, hi - lo, B), (*t.stride()[:-3], (n - 1) * B, 1), t.storage_offset() + start)
+
+
+def _forward(D: torch.Tensor, lx: torch.Tensor, ly: torch.Tensor, gamma: float,
+             probs: torch.Tensor | None = None) -> torch.Tensor:
+    """Alg. 1 of Cuturi & Blondel on every pair at once; returns R[lx, ly] (B,).
+
+    D (m, n, B) is the cost of every pair (pairs on the last, contiguous axis). The recursion runs
+    over the anti-diagonals p = i + j, keeping only the last three: ``diag[i]`` holds R[i, p - i],
+    with BIG outside the grid (positions 0 and m + 1 are borders). If ``probs`` (3, m, n, B) is
+    given, it receives for each cell the share of its softmin that comes from each predecessor
+    (i-1, j-1), (i-1, j), (i, j-1): those shares are the exponentials of Alg. 2, so the backward
+    pass needs no exponential of its own.
+
+    All buffers are allocated once: allocating fresh tensors of this size at every anti-diagonal
+    made the allocator map and fault in new pages each time (measured: half of the run time).
+    """
+    D = D.contiguous()  # _diag's strides assume it
+    m, n, B = D.shape
+    ring = D.new_full((3, m + 2, B), BIG)  # anti-diagonals p - 2, p - 1, p (in rotation)
+    ring[0, 0] = 0.0  # R[0, 0]
+    work = D.new_empty(3 * m * B)  # the three predecessors of each cell
+    low = D.new_empty(m * B)
+    total = D.new_empty(m * B)
+    out = D.new_zeros(B)
+    ends = lx + ly
+    end_steps = set(ends.unique().tolist())
+    for p in range(2, m + n + 1):
+        lo, hi = _diagonal_range(p, m, n)
+        size = hi - lo
+        older, old, new = ring[(p - 2) % 3], ring[(p - 1) % 3], ring[p % 3]
+        new[:lo].fill_(BIG)  # the buffer last held anti-diagonal p - 3
+        new[hi:].fill_(BIG)
+        # predecessors of the cells (i, p - i), i in [lo, hi): (i-1, j-1), (i-1, j), (i, j-1)
+        prev = torch.stack([older[lo - 1:hi - 1], old[lo - 1:hi - 1], old[lo:hi]],
+                           out=work[:3 * size * B].view(3, size, B))
+        lowest = torch.amin(prev, 0, out=low[:size * B].view(size, B))  # for a stable softmin
+        # exp(-(r - min) / gamma), in (0, 1], computed in place. The clamp changes nothing in
+        # float64 (exp(-40) is below half an ulp of the sum, which is >= 1) but keeps exp off its
+        # slow path for arguments like -BIG / gamma (measured 2-10x slower per element).
+        scaled_low = lowest if gamma == 1.0 else lowest / gamma
+        weights = torch.add(scaled_low, prev, alpha=-1.0 / gamma, out=prev).clamp_(min=-40.0).exp_()
+        tot = torch.sum(weights, 0, out=total[:size * B].view(size, B))
+        if probs is not None:
+            torch.div(weights, tot, out=_diag(probs, p, lo, hi))
+        # softmin_gamma = min - gamma * log(sum of exp(-(r - min) / gamma))
+        torch.add(_diag(D, p, lo, hi), lowest, out=new[lo:hi]).sub_(tot.log_().mul_(gamma))
+        if p in end_steps:  # pairs whose end cell (lx, ly) lies on this diagonal
+            out = torch.where(ends == p, new.gather(0, lx.view(1, -1)).view(-1), out)
+    return out
+
+
+def _backward(probs: torch.Tensor, lx: torch.Tensor, ly: torch.Tensor) -> torch.Tensor:
+    """Alg. 2 of Cuturi & Blondel: E = d R[lx, ly] / d D (m, n, B) for every pair.
+
+    E[i, j] = sum over the successors s of (i, j) of E[s] * (share of R[s] that comes from
+    (i, j)), the shares being those saved by :func:`_forward`. E starts as 1 at each pair's end
+    cell (lx, ly) and 0 elsewhere; cells past a pair's end never reach its end cell, so the
+    padding of shorter series gets no gradient.
+    """
+    _, m, n, B = probs.shape
+    E = probs.new_zeros((m, n, B))
+    E[lx - 1, ly - 1, torch.arange(B, device=probs.device)] = 1.0
+    for q in range(m + n - 1, 1, -1):
+        lo, hi = _diagonal_range(q, m, n)
+        below = min(hi, m)  # cells with a successor (i + 1, .) inside the grid
+        right = max(lo, q - n + 1)  # cells with a successor (., j + 1) inside the grid
+        # (i+1, j) reached (i, j) as its (i-1, j); (i, j+1) as its (i, j-1); (i+1, j+1) as its (i-1, j-1)
+        if lo < below:
+            _diag(E, q, lo, below).addcmul_(_diag(E, q + 1, lo + 1, below + 1),
+                                            _diag(probs[1], q + 1, lo + 1, below + 1))
+        if right < hi:
+            _diag(E, q, right, hi).addcmul_(_diag(E, q + 1, right, hi), _diag(probs[2], q + 1, right, hi))
+        if right < below:
+            _diag(E, q, right, below).addcmul_(_diag(E, q + 2, right + 1, below + 1),
+                                               _diag(probs[0], q + 2, right + 1, below + 1))
+    return E
+
+
+class _SoftDTW(torch.autograd.Function):
+    """soft-DTW values of a batch of cost matrices D (m, n, B), with the gradient of Alg. 2."""
+
+    @staticmethod
+    def forward(ctx, D, lx, ly, gamma):
+        probs = D.new_empty((3,) + D.shape) if ctx.needs_input_grad[0] else None
+        values = _forward(D.detach(), lx, ly, gamma, probs)
+        ctx.save_for_backward(probs, lx, ly)
+        return values
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        probs, lx, ly = ctx.saved_tensors
+        return _backward(probs, lx, ly) * grad_out, None, None, None
+
+
+def _sdtw_autograd(D: torch.Tensor, lx, ly, gamma: float) -> torch.Tensor:
+    """The forward recursion of :func:`_forward` without in-place writes, so that autograd can
+    differentiate through it; kept to measure against :class:`_SoftDTW`
+    (``benchmarks/bench_softdtw.py``) and to cross-check its gradient in the tests."""
+    D = D.contiguous()
+    m, n, B = D.shape
+    border = D.new_full((1, B), BIG)
+    older = torch.cat([D.new_zeros((1, B)), D.new_full((m + 1, B), BIG)])
+    old = D.new_full((m + 2, B), BIG)
+    out = D.new_zeros(B)
+    for p in range(2, m + n + 1):
+        lo, hi = _diagonal_range(p, m, n)
+        prev = torch.stack([older[lo - 1:hi - 1], old[lo - 1:hi - 1], old[lo:hi]])
+        cells = _diag(D, p, lo, hi) - gamma * torch.logsumexp(prev / -gamma, dim=0)
+        new = torch.cat([border.expand(lo, B), cells, border.expand(m + 2 - hi, B)])
+        out = torch.where(lx + ly == p, new.gather(0, lx.view(1, -1)).view(-1), out)
+        older, old = old, new
+    return out
+
+
+def _sq_dists_pairs(x: torch.Tensor, y: torch.Tensor, yy: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, m, d), (B, n, d) -> (m, n, B) squared Euclidean distances between frames (pairs on the
+    last axis, the layout of :func:`_forward`); ``yy`` (B, n): the squared norms of y's frames,
+    if already known."""
+    xx = (x * x).sum(-1)
+    yy = (y * y).sum(-1) if yy is None else yy
+    D = xx[:, :, None] + yy[:, None, :] - 2.0 * torch.bmm(x, y.transpose(1, 2))
+    return D.clamp(min=0.0).permute(1, 2, 0).contiguous()
+
+
+def soft_dtw_pairs(x, y, gamma: float = 1.0, *, device=None, autograd: bool = False) -> torch.Tensor:
+    """soft-DTW of each pair (x[b], y[b]) (Cuturi & Blondel 2017, Eq. 1), differentiable.
+
+    Parameters
+    ----------
+    x, y
+        (B, m, d) and (B, n, d) arrays or tensors, NaN-padded at the end for shorter series.
+        Tensors that require grad receive the gradient of the values.
+    gamma
+        Smoothing (> 0); the soft minimum tends to the minimum as gamma -> 0.
+    autograd
+        Differentiate through the forward recursion instead of the custom backward (slower).
+
+    Returns
+    -------
+    torch.Tensor
+        (B,) values, on ``device`` (default: CUDA if available, else the CPU).
+    """
+    if gamma <= 0:
+        raise ValueError(f"soft-DTW needs gamma > 0, got {gamma}")
+    dev = default_device(device if device is not None else (x.device if isinstance(x, torch.Tensor) else None))
+    xt, lx = _as_batch(x, dev)
+    yt, ly = _as_batch(y, dev)
+    D = _sq_dists_pairs(xt, yt)
+    if autograd:
+        return _sdtw_autograd(D, lx, ly, gamma)
+    return _SoftDTW.apply(D, lx, ly, gamma)
+
+
+def soft_dtw_divergence_pairs(x, y, gamma: float = 1.0, **kwargs) -> torch.Tensor:
+    """D(x, y) = sdtw(x, y) - (sdtw(x, x) + sdtw(y, y)) / 2 for each pair (Blondel et al. 2021):
+    zero for x = y, the centroid distance of Eq. 3. Arguments as :func:`soft_dtw_pairs`."""
+    return (soft_dtw_pairs(x, y, gamma, **kwargs)
+            - 0.5 * (soft_dtw_pairs(x, x, gamma, **kwargs) + soft_dtw_pairs(y, y, gamma, **kwargs)))
+
+
+@torch.no_grad()
+def cdist_soft_dtw(X, Y, gamma: float = 1.0, *, device=None, dtype=torch.float64,
+                   chunk: int = CHUNK) -> np.ndarray:
+    """(nx, ny) soft-DTW between every series of X (nx, m, d) and of Y (ny, n, d), NaN-padded.
+
+    Fastest with the larger set as X. The cost matrices of all pairs come from one matrix product;
+    pairs are processed in batches of at most ``chunk`` (memory grows with chunk * m * n)."""
+    dev = default_device(device)
+    xt, lx = _as_batch(X, dev, dtype)
+    yt, ly = _as_batch(Y, dev, dtype)
+    nx, m, d = xt.shape
+    ny, n, _ = yt.shape
+    xx, yy = (xt * xt).sum(-1), (yt * yt).sum(-1)  # (nx, m), (ny, n)
+    out = torch.empty((ny, nx), dtype=xt.dtype, device=dev)
+    rows = max(1, chunk // ny)  # series of X per batch
+    for start in range(0, nx, rows):
+        xs = xt[start:start + rows].transpose(0, 1).contiguous()  # (m, r, d)
+        r = xs.shape[1]
+        # Cost of pair (c, a) = (Y[c], X[a]) as an (n, m) grid, pairs on the last axis (c major):
+        # (n, m, ny, r). The matrix product gives (ny, n, m, r); moving ny inside copies
+        # contiguous runs of r values, so this costs about one pass over D.
+        dots = (yt.reshape(-1, d) @ xs.reshape(-1, d).T).view(ny, n, m, r)
+        D = torch.empty((n, m, ny, r), dtype=xt.dtype, device=dev)
+        torch.add(yy.T[:, None, :, None], dots.permute(1, 2, 0, 3), alpha=-2.0, out=D)
+        D.add_(xx[start:start + r].T[None, :, None, :]).clamp_(min=0.0)
+        lengths_y = ly.repeat_interleave(r)
+        lengths_x = lx[start:start + r].repeat(ny)
+        out[:, start:start + r] = _forward(D.view(n, m, ny * r), lengths_y, lengths_x, gamma).view(ny, r)
+    return out.T.cpu().double().numpy()
+
+
+def cdist_soft_dtw_divergence(X, Y, gamma: float = 1.0, **kwargs) -> np.ndarray:
+    """(nx, ny) soft-DTW divergences between the series of X and of Y."""
+    self_x = soft_dtw_pairs(X, X, gamma, device=kwargs.get("device")).detach().cpu().numpy()
+    self_y = soft_dtw_pairs(Y, Y, gamma, device=kwargs.get("device")).detach().cpu().numpy()
+    return cdist_soft_dtw(X, Y, gamma, **kwargs) - 0.5 * (self_x[:, None] + self_y[None, :])
+
+
+def resample_full_length(centers: np.ndarray) -> np.ndarray:
+    """Linear resampling of NaN-padded series (n, sz, d) to the full length sz (what tslearn's
+    ``_check_full_length`` does to k-means++ seeds drawn from shorter series)."""
+    centers = np.asarray(centers, dtype=float)
+    n, sz, d = centers.shape
+    out = np.empty_like(centers)
+    for c, length in enumerate(series_lengths(centers)):
+        t = np.linspace(0, 1, length)
+        out[c] = np.stack([np.interp(np.linspace(0, 1, sz), t, centers[c, :length, j]) for j in range(d)], 1)
+    return out
+
+
+class EmptyClusterError(RuntimeError):
+    """An assignment left a cluster without series (the fit restarts from a new seeding)."""
+
+
+class SoftDTWKMeans:
+    """Time-series k-means under soft-DTW (Sec. II-C), batched; tslearn's algorithm.
+
+    Each iteration assigns every series to the barycenter of least soft-DTW, then moves each
+    barycenter to a minimiser of the sum of soft-DTW to its series. As in tslearn:
+
+    * seeding: k-means++ with soft-DTW in place of the Euclidean distance (tslearn's
+      ``_k_init_metric``, same draws from ``numpy.random.RandomState(random_state)``, seeds
+      resampled to full length);
+    * barycenters: L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")``, ``tol``,
+      ``max_iter_barycenter`` iterations) starting from the current barycenters. tslearn runs one
+      L-BFGS per cluster; here one L-BFGS runs on all k barycenters at once (the objective is
+      the sum of the clusters' objectives, whose variables do not interact), so that every
+      function evaluation is one batched soft-DTW over all series;
+    * an empty cluster after an assignment restarts the fit from a new k-means++ seeding (the
+      random state moves on), at most ``max(n_init, 10)`` attempts;
+    * ``inertia_``: the mean over series of the squared soft-DTW to the assigned barycenter, at the
+      last assignment (tslearn's definition); iterations stop early when it changes by less than
+      ``tol_kmeans``.
+
+    Fitted attributes: ``cluster_centers_`` (k, sz, d), ``labels_`` (n,), ``inertia_``,
+    ``n_iter_``.
+    """
+
+    def __init__(self, n_clusters: int = 3, *, gamma: float = 1.0, max_iter: int = 50,
+                 max_iter_barycenter: int = 100, tol: float = 1e-3, tol_kmeans: float = 1e-6,
+                 n_init: int = 1, random_state=None, device=None, dtype=torch.float64):
+        self.n_clusters = n_clusters
+        self.gamma = gamma
+        self.max_iter = max_iter
+        self.max_iter_barycenter = max_iter_barycenter
+        self.tol = tol
+        self.tol_kmeans = tol_kmeans
+        self.n_init = n_init
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+
+    # -- steps -------------------------------------------------------------------------------
+    def _cdist(self, X, centers) -> np.ndarray:
+        return cdist_soft_dtw(X, centers, self.gamma, device=self.device_, dtype=self.dtype)
+
+    def _kmeans_plusplus(self, X: np.ndarray, rs: np.random.RandomState) -> np.ndarray:
+        """k-means++ seeding with squared soft-DTW as the potential (tslearn's
+        ``_k_init_metric``, draw for draw)."""
+        n = X.shape[0]
+        k = self.n_clusters
+        trials = 2 + int(np.log(k))
+        centers = np.empty((k,) + X.shape[1:])
+        centers[0] = X[rs.randint(n)]
+        closest = self._cdist(X, centers[:1])[:, 0] ** 2  # (n,)
+        potential = closest.sum()
+        for c in range(1, k):
+            draws = rs.random_sample(trials) * potential
+            candidates = np.clip(np.searchsorted(np.cumsum(closest, dtype=np.float64), draws), None, n - 1)
+            to_candidates = np.minimum(closest, self._cdist(X, X[candidates]).T ** 2)  # (trials, n)
+            best = int(np.argmin(to_candidates.sum(1)))
+            potential, closest = to_candidates[best].sum(), to_candidates[best]
+            centers[c] = X[candidates[best]]
+        return resample_full_length(centers)
+
+    def _assign(self, X) -> tuple[np.ndarray, np.ndarray]:
+        dist = self._cdist(X, self.cluster_centers_)  # (n, k)
+        labels = dist.argmin(1)
+        return labels, dist[np.arange(len(labels)), labels]
+
+    def _update_barycenters(self, Xt: torch.Tensor, lx: torch.Tensor, labels: np.ndarray) -> None:
+        """L-BFGS on sum_i sdtw(Z[labels[i]], X[i]) over all barycenters Z (k, sz, d) jointly."""
+        from scipy.optimize import minimize
+
+        shape = self.cluster_centers_.shape
+        lab = torch.as_tensor(labels, device=self.device_)
+        lz = torch.full_like(lx, shape[1])
+        xx = (Xt * Xt).sum(-1)  # (n, m), fixed during the optimisation
+
+        def objective(z: np.ndarray):
+            Z = torch.tensor(z.reshape(shape), device=self.device_, dtype=self.dtype, requires_grad=True)
+            D = _sq_dists_pairs(Z[lab], Xt, xx)  # (sz, m, n): each series against its barycenter
+            value = _SoftDTW.apply(D, lz, lx, self.gamma).sum()
+            value.backward()
+            return float(value.detach()), Z.grad.cpu().double().numpy().ravel()
+
+        res = minimize(objective, self.cluster_centers_.ravel(), method="L-BFGS-B", jac=True,
+                       tol=self.tol, options=dict(maxiter=self.max_iter_barycenter))
+        self.cluster_centers_ = res.x.reshape(shape)
+
+    def _fit_one_init(self, X, Xt, lx, rs) -> None:
+        self.cluster_centers_ = self._kmeans_plusplus(X, rs)
+        old = np.inf
+        for it in range(self.max_iter):
+            labels, dist = self._assign(X)
+            if np.bincount(labels, minlength=self.n_clusters).min() == 0:
+                raise EmptyClusterError
+            self.inertia_ = float(np.mean(dist ** 2))
+            self._update_barycenters(Xt, lx, labels)
+            if abs(old - self.inertia_) < self.tol_kmeans:
+                break
+            old = self.inertia_
+        self.n_iter_ = it + 1
+
+    # -- public ------------------------------------------------------------------------------
+    def fit(self, X) -> "SoftDTWKMeans":
+        """Fit on X (n, sz, d), NaN-padded at the end for shorter series."""
+        X = np.asarray(X, dtype=float)
+        self.device_ = default_device(self.device)
+        Xt, lx = _as_batch(X, self.device_, self.dtype)
+        rs = self.random_state if isinstance(self.random_state, np.random.RandomState) \
+            else np.random.RandomState(self.random_state)
+        best = None
+        successes = attempts = 0
+        while successes < self.n_init and attempts < max(self.n_init, 10):
+            attempts += 1
+            try:
+                self._fit_one_init(X, Xt, lx, rs)
+            except EmptyClusterError:
+                continue
+            successes += 1
+            if best is None or self.inertia_ < best[1]:
+                best = (self.cluster_centers_.copy(), self.inertia_, self.n_iter_)
+        if best is None:
+            raise EmptyClusterError(f"every one of {attempts} seedings left a cluster empty; "
+                                    f"use fewer than {self.n_clusters} clusters")
+        self.cluster_centers_, self.inertia_, self.n_iter_ = best
+        self.labels_ = self._assign(X)[0]
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        """Index of the barycenter of least soft-DTW for each series of X (n, sz, d)."""
+        return self._assign(np.asarray(X, dtype=float))[0]
