@@ -26,6 +26,8 @@ Computations run in float64 on CUDA when it is available and on the CPU otherwis
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 
@@ -34,6 +36,8 @@ import torch
 BIG = 1e10
 # Pairs per batch of the recursion; bounds memory at about 6 tensors of (m + n + 2, m + 2, CHUNK).
 CHUNK = 65536
+# Series per batch of the barycenter objective, whose backward pass keeps 3 * sz * m values a pair.
+GRAD_CHUNK = 8192
 
 
 def default_device(device=None) -> torch.device:
@@ -105,8 +109,11 @@ def _forward(D: torch.Tensor, lx: torch.Tensor, ly: torch.Tensor, gamma: float,
         lo, hi = _diagonal_range(p, m, n)
         size = hi - lo
         older, old, new = ring[(p - 2) % 3], ring[(p - 1) % 3], ring[p % 3]
-        new[:lo].fill_(BIG)  # the buffer last held anti-diagonal p - 3
-        new[hi:].fill_(BIG)
+        # The buffer last held anti-diagonal p - 3. Later steps read this diagonal's rows
+        # lo - 1 ... hi only; rows lo - 1 and hi are outside the grid (or the border) and must be BIG.
+        new[lo - 1].fill_(BIG)
+        if hi < m + 2:
+            new[hi].fill_(BIG)
         # predecessors of the cells (i, p - i), i in [lo, hi): (i-1, j-1), (i-1, j), (i, j-1)
         prev = torch.stack([older[lo - 1:hi - 1], old[lo - 1:hi - 1], old[lo:hi]],
                            out=work[:3 * size * B].view(3, size, B))
@@ -116,7 +123,7 @@ def _forward(D: torch.Tensor, lx: torch.Tensor, ly: torch.Tensor, gamma: float,
         # slow path for arguments like -BIG / gamma (measured 2-10x slower per element).
         scaled_low = lowest if gamma == 1.0 else lowest / gamma
         weights = torch.add(scaled_low, prev, alpha=-1.0 / gamma, out=prev).clamp_(min=-40.0).exp_()
-        tot = torch.sum(weights, 0, out=total[:size * B].view(size, B))
+        tot = torch.add(weights[0], weights[1], out=total[:size * B].view(size, B)).add_(weights[2])
         if probs is not None:
             torch.div(weights, tot, out=_diag(probs, p, lo, hi))
         # softmin_gamma = min - gamma * log(sum of exp(-(r - min) / gamma))
@@ -235,23 +242,85 @@ def soft_dtw_divergence_pairs(x, y, gamma: float = 1.0, **kwargs) -> torch.Tenso
             - 0.5 * (soft_dtw_pairs(x, x, gamma, **kwargs) + soft_dtw_pairs(y, y, gamma, **kwargs)))
 
 
+# Fixed cost of one batched recursion (about m + n anti-diagonals of ~15 tensor operations each),
+# in DP cells: measured ~2 ms per call against ~8 ns per cell (float64, one core).
+CALL_COST_CELLS = 250_000
+
+
+def length_buckets(lengths: np.ndarray, cells_per_frame: int, max_size: int,
+                   call_cost: float = CALL_COST_CELLS) -> list[np.ndarray]:
+    """Split series into groups of similar length, so that each group is padded only to its own
+    longest series.
+
+    A group costs ``call_cost + size * longest * cells_per_frame`` DP cells (``cells_per_frame``:
+    cells per frame of a series, e.g. the other series' length times the pairs per series); the
+    groups, runs of the series sorted by length, minimise the total by dynamic programming over
+    the distinct lengths, then are cut to at most ``max_size`` series. Short AG segments (3 to 18
+    frames, mean 6, in the default profile) padded to the longest cost about 3x the cells.
+    Returns index arrays into ``lengths``.
+    """
+    lengths = np.asarray(lengths)
+    order = np.argsort(lengths, kind="stable")
+    values, counts = np.unique(lengths, return_counts=True)
+    start = np.concatenate([[0], np.cumsum(counts)])  # series before each distinct length
+    best = np.full(len(values) + 1, np.inf)
+    best[0] = 0.0
+    cut = np.zeros(len(values) + 1, dtype=int)
+    for i in range(1, len(values) + 1):  # groups = distinct lengths [j, i)
+        for j in range(i):
+            cost = best[j] + call_cost + (start[i] - start[j]) * values[i - 1] * cells_per_frame
+            if cost < best[i]:
+                best[i], cut[i] = cost, j
+    groups, i = [], len(values)
+    while i > 0:
+        groups.append(order[start[cut[i]]:start[i]])
+        i = cut[i]
+    return [g[s:s + max_size] for g in reversed(groups) for s in range(0, len(g), max_size)]
+
+
+@contextmanager
+def limit_threads(n: int | None):
+    """Run the block with at most ``n`` threads in torch's and in the BLAS's thread pools (None:
+    leave them as they are).
+
+    The recursion is a long chain of small element-wise operations, and L-BFGS-B a chain of small
+    BLAS calls. On a 2-core machine shared with other processes, two threads that spin at every
+    operation's barrier while the other core is busy made the recursion 2-3x slower and scipy's
+    L-BFGS-B step on 13,000 variables 100x slower (0.9 ms -> 120 ms) than one thread; one thread
+    was never much slower."""
+    if n is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        with threadpool_limits(limits=n, user_api="blas"):
+            yield
+    finally:
+        torch.set_num_threads(old)
+
+
 @torch.no_grad()
 def cdist_soft_dtw(X, Y, gamma: float = 1.0, *, device=None, dtype=torch.float64,
                    chunk: int = CHUNK) -> np.ndarray:
     """(nx, ny) soft-DTW between every series of X (nx, m, d) and of Y (ny, n, d), NaN-padded.
 
-    Fastest with the larger set as X. The cost matrices of all pairs come from one matrix product;
-    pairs are processed in batches of at most ``chunk`` (memory grows with chunk * m * n)."""
+    Fastest with the larger set as X. The series of X are grouped by length
+    (:func:`length_buckets`, at most ``chunk`` pairs a group); the cost matrices of a group's
+    pairs come from one matrix product."""
     dev = default_device(device)
     xt, lx = _as_batch(X, dev, dtype)
     yt, ly = _as_batch(Y, dev, dtype)
-    nx, m, d = xt.shape
+    nx, _, d = xt.shape
     ny, n, _ = yt.shape
     xx, yy = (xt * xt).sum(-1), (yt * yt).sum(-1)  # (nx, m), (ny, n)
     out = torch.empty((ny, nx), dtype=xt.dtype, device=dev)
-    rows = max(1, chunk // ny)  # series of X per batch
-    for start in range(0, nx, rows):
-        xs = xt[start:start + rows].transpose(0, 1).contiguous()  # (m, r, d)
+    for group in length_buckets(lx.cpu().numpy(), ny * n, max(1, chunk // ny)):
+        idx = torch.as_tensor(group, device=dev)
+        m = int(lx[idx].max())
+        xs = xt[idx, :m].transpose(0, 1).contiguous()  # (m, r, d)
         r = xs.shape[1]
         # Cost of pair (c, a) = (Y[c], X[a]) as an (n, m) grid, pairs on the last axis (c major):
         # (n, m, ny, r). The matrix product gives (ny, n, m, r); moving ny inside copies
@@ -259,10 +328,9 @@ def cdist_soft_dtw(X, Y, gamma: float = 1.0, *, device=None, dtype=torch.float64
         dots = (yt.reshape(-1, d) @ xs.reshape(-1, d).T).view(ny, n, m, r)
         D = torch.empty((n, m, ny, r), dtype=xt.dtype, device=dev)
         torch.add(yy.T[:, None, :, None], dots.permute(1, 2, 0, 3), alpha=-2.0, out=D)
-        D.add_(xx[start:start + r].T[None, :, None, :]).clamp_(min=0.0)
-        lengths_y = ly.repeat_interleave(r)
-        lengths_x = lx[start:start + r].repeat(ny)
-        out[:, start:start + r] = _forward(D.view(n, m, ny * r), lengths_y, lengths_x, gamma).view(ny, r)
+        D.add_(xx[idx, :m].T[None, :, None, :]).clamp_(min=0.0)
+        values = _forward(D.view(n, m, ny * r), ly.repeat_interleave(r), lx[idx].repeat(ny), gamma)
+        out[:, idx] = values.view(ny, r)
     return out.T.cpu().double().numpy()
 
 
@@ -315,7 +383,8 @@ class SoftDTWKMeans:
 
     def __init__(self, n_clusters: int = 3, *, gamma: float = 1.0, max_iter: int = 50,
                  max_iter_barycenter: int = 100, tol: float = 1e-3, tol_kmeans: float = 1e-6,
-                 n_init: int = 1, random_state=None, device=None, dtype=torch.float64):
+                 n_init: int = 1, init="k-means++", random_state=None, device=None,
+                 dtype=torch.float64, threads: int | None = 1):
         self.n_clusters = n_clusters
         self.gamma = gamma
         self.max_iter = max_iter
@@ -323,9 +392,11 @@ class SoftDTWKMeans:
         self.tol = tol
         self.tol_kmeans = tol_kmeans
         self.n_init = n_init
+        self.init = init
         self.random_state = random_state
         self.device = device
         self.dtype = dtype
+        self.threads = threads
 
     # -- steps -------------------------------------------------------------------------------
     def _cdist(self, X, centers) -> np.ndarray:
@@ -355,35 +426,39 @@ class SoftDTWKMeans:
         labels = dist.argmin(1)
         return labels, dist[np.arange(len(labels)), labels]
 
-    def _update_barycenters(self, Xt: torch.Tensor, lx: torch.Tensor, labels: np.ndarray) -> None:
+    def _update_barycenters(self, labels: np.ndarray) -> None:
         """L-BFGS on sum_i sdtw(Z[labels[i]], X[i]) over all barycenters Z (k, sz, d) jointly."""
         from scipy.optimize import minimize
 
         shape = self.cluster_centers_.shape
         lab = torch.as_tensor(labels, device=self.device_)
-        lz = torch.full_like(lx, shape[1])
-        xx = (Xt * Xt).sum(-1)  # (n, m), fixed during the optimisation
 
         def objective(z: np.ndarray):
             Z = torch.tensor(z.reshape(shape), device=self.device_, dtype=self.dtype, requires_grad=True)
-            D = _sq_dists_pairs(Z[lab], Xt, xx)  # (sz, m, n): each series against its barycenter
-            value = _SoftDTW.apply(D, lz, lx, self.gamma).sum()
-            value.backward()
-            return float(value.detach()), Z.grad.cpu().double().numpy().ravel()
+            total = 0.0
+            for idx, Xb, lb, xxb in self._groups:  # series of similar length, (r, m_b, d)
+                D = _sq_dists_pairs(Z[lab[idx]], Xb, xxb)  # (sz, m_b, r): each against its barycenter
+                value = _SoftDTW.apply(D, torch.full_like(lb, shape[1]), lb, self.gamma).sum()
+                value.backward()  # gradients add up in Z.grad; each group's graph is freed
+                total += float(value.detach())
+            return total, Z.grad.cpu().double().numpy().ravel()
 
         res = minimize(objective, self.cluster_centers_.ravel(), method="L-BFGS-B", jac=True,
                        tol=self.tol, options=dict(maxiter=self.max_iter_barycenter))
         self.cluster_centers_ = res.x.reshape(shape)
 
-    def _fit_one_init(self, X, Xt, lx, rs) -> None:
-        self.cluster_centers_ = self._kmeans_plusplus(X, rs)
+    def _fit_one_init(self, X, rs) -> None:
+        if isinstance(self.init, str) and self.init == "k-means++":
+            self.cluster_centers_ = self._kmeans_plusplus(X, rs)
+        else:  # given initial barycenters (k, sz', d), NaN-padded like X
+            self.cluster_centers_ = resample_full_length(np.asarray(self.init, dtype=float))
         old = np.inf
         for it in range(self.max_iter):
             labels, dist = self._assign(X)
             if np.bincount(labels, minlength=self.n_clusters).min() == 0:
                 raise EmptyClusterError
             self.inertia_ = float(np.mean(dist ** 2))
-            self._update_barycenters(Xt, lx, labels)
+            self._update_barycenters(labels)
             if abs(old - self.inertia_) < self.tol_kmeans:
                 break
             old = self.inertia_
@@ -392,9 +467,18 @@ class SoftDTWKMeans:
     # -- public ------------------------------------------------------------------------------
     def fit(self, X) -> "SoftDTWKMeans":
         """Fit on X (n, sz, d), NaN-padded at the end for shorter series."""
-        X = np.asarray(X, dtype=float)
+        with limit_threads(self.threads):
+            return self._fit(np.asarray(X, dtype=float))
+
+    def _fit(self, X: np.ndarray) -> "SoftDTWKMeans":
         self.device_ = default_device(self.device)
         Xt, lx = _as_batch(X, self.device_, self.dtype)
+        # series grouped by length for the barycenter objective, each group trimmed to its longest
+        self._groups = []
+        for group in length_buckets(lx.cpu().numpy(), X.shape[1], GRAD_CHUNK):
+            idx = torch.as_tensor(group, device=self.device_)
+            Xb = Xt[idx, :int(lx[idx].max())]
+            self._groups.append((idx, Xb, lx[idx], (Xb * Xb).sum(-1)))
         rs = self.random_state if isinstance(self.random_state, np.random.RandomState) \
             else np.random.RandomState(self.random_state)
         best = None
@@ -402,12 +486,13 @@ class SoftDTWKMeans:
         while successes < self.n_init and attempts < max(self.n_init, 10):
             attempts += 1
             try:
-                self._fit_one_init(X, Xt, lx, rs)
+                self._fit_one_init(X, rs)
             except EmptyClusterError:
                 continue
             successes += 1
             if best is None or self.inertia_ < best[1]:
                 best = (self.cluster_centers_.copy(), self.inertia_, self.n_iter_)
+        del self._groups
         if best is None:
             raise EmptyClusterError(f"every one of {attempts} seedings left a cluster empty; "
                                     f"use fewer than {self.n_clusters} clusters")
@@ -417,4 +502,5 @@ class SoftDTWKMeans:
 
     def predict(self, X) -> np.ndarray:
         """Index of the barycenter of least soft-DTW for each series of X (n, sz, d)."""
-        return self._assign(np.asarray(X, dtype=float))[0]
+        with limit_threads(self.threads):
+            return self._assign(np.asarray(X, dtype=float))[0]
