@@ -302,7 +302,41 @@ def limit_threads(n: int | None):
         torch.set_num_threads(old)
 
 
+class _LengthGroups:
+    """The series of a set X, grouped by length (:func:`length_buckets`) and laid out for
+    :func:`_cdist_groups`: per group, its indices, its series trimmed to the group's longest as
+    (m_b, r, d), their squared frame norms (m_b, r) and their lengths (r,). Prepared once per
+    k-means fit, reused by every assignment."""
+
+    def __init__(self, xt: torch.Tensor, lx: torch.Tensor, cells_per_frame: int, max_size: int):
+        self.n = xt.shape[0]
+        self.groups = []
+        for group in length_buckets(lx.cpu().numpy(), cells_per_frame, max_size):
+            idx = torch.as_tensor(group, device=xt.device)
+            xs = xt[idx, :int(lx[idx].max())].transpose(0, 1).contiguous()  # (m_b, r, d)
+            self.groups.append((idx, xs, (xs * xs).sum(-1), lx[idx]))
+
+
 @torch.no_grad()
+def _cdist_groups(groups: _LengthGroups, yt: torch.Tensor, ly: torch.Tensor, gamma: float) -> torch.Tensor:
+    """(nx, ny) soft-DTW between the grouped series of X and the series yt (ny, n, d), lengths ly."""
+    ny, n, d = yt.shape
+    yy = (yt * yt).sum(-1)  # (ny, n)
+    out = yt.new_empty((ny, groups.n))
+    for idx, xs, xx, lengths in groups.groups:
+        m, r, _ = xs.shape
+        # Cost of pair (c, a) = (Y[c], X[a]) as an (n, m) grid, pairs on the last axis (c major):
+        # (n, m, ny, r). The matrix product gives (ny, n, m, r); moving ny inside copies
+        # contiguous runs of r values, so this costs about one pass over D.
+        dots = (yt.reshape(-1, d) @ xs.reshape(-1, d).T).view(ny, n, m, r)
+        D = yt.new_empty((n, m, ny, r))
+        torch.add(yy.T[:, None, :, None], dots.permute(1, 2, 0, 3), alpha=-2.0, out=D)
+        D.add_(xx[None, :, None, :]).clamp_(min=0.0)
+        values = _forward(D.view(n, m, ny * r), ly.repeat_interleave(r), lengths.repeat(ny), gamma)
+        out[:, idx] = values.view(ny, r)
+    return out.T
+
+
 def cdist_soft_dtw(X, Y, gamma: float = 1.0, *, device=None, dtype=torch.float64,
                    chunk: int = CHUNK) -> np.ndarray:
     """(nx, ny) soft-DTW between every series of X (nx, m, d) and of Y (ny, n, d), NaN-padded.
@@ -313,25 +347,8 @@ def cdist_soft_dtw(X, Y, gamma: float = 1.0, *, device=None, dtype=torch.float64
     dev = default_device(device)
     xt, lx = _as_batch(X, dev, dtype)
     yt, ly = _as_batch(Y, dev, dtype)
-    nx, _, d = xt.shape
-    ny, n, _ = yt.shape
-    xx, yy = (xt * xt).sum(-1), (yt * yt).sum(-1)  # (nx, m), (ny, n)
-    out = torch.empty((ny, nx), dtype=xt.dtype, device=dev)
-    for group in length_buckets(lx.cpu().numpy(), ny * n, max(1, chunk // ny)):
-        idx = torch.as_tensor(group, device=dev)
-        m = int(lx[idx].max())
-        xs = xt[idx, :m].transpose(0, 1).contiguous()  # (m, r, d)
-        r = xs.shape[1]
-        # Cost of pair (c, a) = (Y[c], X[a]) as an (n, m) grid, pairs on the last axis (c major):
-        # (n, m, ny, r). The matrix product gives (ny, n, m, r); moving ny inside copies
-        # contiguous runs of r values, so this costs about one pass over D.
-        dots = (yt.reshape(-1, d) @ xs.reshape(-1, d).T).view(ny, n, m, r)
-        D = torch.empty((n, m, ny, r), dtype=xt.dtype, device=dev)
-        torch.add(yy.T[:, None, :, None], dots.permute(1, 2, 0, 3), alpha=-2.0, out=D)
-        D.add_(xx[idx, :m].T[None, :, None, :]).clamp_(min=0.0)
-        values = _forward(D.view(n, m, ny * r), ly.repeat_interleave(r), lx[idx].repeat(ny), gamma)
-        out[:, idx] = values.view(ny, r)
-    return out.T.cpu().double().numpy()
+    groups = _LengthGroups(xt, lx, yt.shape[0] * yt.shape[1], max(1, chunk // yt.shape[0]))
+    return _cdist_groups(groups, yt, ly, gamma).cpu().double().numpy()
 
 
 def cdist_soft_dtw_divergence(X, Y, gamma: float = 1.0, **kwargs) -> np.ndarray:
@@ -399,8 +416,10 @@ class SoftDTWKMeans:
         self.threads = threads
 
     # -- steps -------------------------------------------------------------------------------
-    def _cdist(self, X, centers) -> np.ndarray:
-        return cdist_soft_dtw(X, centers, self.gamma, device=self.device_, dtype=self.dtype)
+    def _cdist(self, centers: np.ndarray) -> np.ndarray:
+        """(n, c) soft-DTW between the fitted series (grouped once per fit) and ``centers``."""
+        yt, ly = _as_batch(centers, self.device_, self.dtype)
+        return _cdist_groups(self._x_groups, yt, ly, self.gamma).cpu().double().numpy()
 
     def _kmeans_plusplus(self, X: np.ndarray, rs: np.random.RandomState) -> np.ndarray:
         """k-means++ seeding with squared soft-DTW as the potential (tslearn's
@@ -410,19 +429,19 @@ class SoftDTWKMeans:
         trials = 2 + int(np.log(k))
         centers = np.empty((k,) + X.shape[1:])
         centers[0] = X[rs.randint(n)]
-        closest = self._cdist(X, centers[:1])[:, 0] ** 2  # (n,)
+        closest = self._cdist(centers[:1])[:, 0] ** 2  # (n,)
         potential = closest.sum()
         for c in range(1, k):
             draws = rs.random_sample(trials) * potential
             candidates = np.clip(np.searchsorted(np.cumsum(closest, dtype=np.float64), draws), None, n - 1)
-            to_candidates = np.minimum(closest, self._cdist(X, X[candidates]).T ** 2)  # (trials, n)
+            to_candidates = np.minimum(closest, self._cdist(X[candidates]).T ** 2)  # (trials, n)
             best = int(np.argmin(to_candidates.sum(1)))
             potential, closest = to_candidates[best].sum(), to_candidates[best]
             centers[c] = X[candidates[best]]
         return resample_full_length(centers)
 
-    def _assign(self, X) -> tuple[np.ndarray, np.ndarray]:
-        dist = self._cdist(X, self.cluster_centers_)  # (n, k)
+    def _assign(self) -> tuple[np.ndarray, np.ndarray]:
+        dist = self._cdist(self.cluster_centers_)  # (n, k)
         labels = dist.argmin(1)
         return labels, dist[np.arange(len(labels)), labels]
 
@@ -436,7 +455,7 @@ class SoftDTWKMeans:
         def objective(z: np.ndarray):
             Z = torch.tensor(z.reshape(shape), device=self.device_, dtype=self.dtype, requires_grad=True)
             total = 0.0
-            for idx, Xb, lb, xxb in self._groups:  # series of similar length, (r, m_b, d)
+            for idx, Xb, lb, xxb in self._grad_groups:  # series of similar length, (r, m_b, d)
                 D = _sq_dists_pairs(Z[lab[idx]], Xb, xxb)  # (sz, m_b, r): each against its barycenter
                 value = _SoftDTW.apply(D, torch.full_like(lb, shape[1]), lb, self.gamma).sum()
                 value.backward()  # gradients add up in Z.grad; each group's graph is freed
@@ -454,7 +473,7 @@ class SoftDTWKMeans:
             self.cluster_centers_ = resample_full_length(np.asarray(self.init, dtype=float))
         old = np.inf
         for it in range(self.max_iter):
-            labels, dist = self._assign(X)
+            labels, dist = self._assign()
             if np.bincount(labels, minlength=self.n_clusters).min() == 0:
                 raise EmptyClusterError
             self.inertia_ = float(np.mean(dist ** 2))
@@ -470,37 +489,45 @@ class SoftDTWKMeans:
         with limit_threads(self.threads):
             return self._fit(np.asarray(X, dtype=float))
 
-    def _fit(self, X: np.ndarray) -> "SoftDTWKMeans":
+    def _prepare(self, X: np.ndarray) -> None:
+        """Move X to the device once and group its series by length: for the assignments (k
+        barycenters of full length each) and for the barycenter objective (one barycenter each)."""
         self.device_ = default_device(self.device)
         Xt, lx = _as_batch(X, self.device_, self.dtype)
-        # series grouped by length for the barycenter objective, each group trimmed to its longest
-        self._groups = []
+        self._x_groups = _LengthGroups(Xt, lx, self.n_clusters * X.shape[1], max(1, CHUNK // self.n_clusters))
+        self._grad_groups = []
         for group in length_buckets(lx.cpu().numpy(), X.shape[1], GRAD_CHUNK):
             idx = torch.as_tensor(group, device=self.device_)
-            Xb = Xt[idx, :int(lx[idx].max())]
-            self._groups.append((idx, Xb, lx[idx], (Xb * Xb).sum(-1)))
+            Xb = Xt[idx, :int(lx[idx].max())]  # (r, m_b, d), trimmed to the group's longest
+            self._grad_groups.append((idx, Xb, lx[idx], (Xb * Xb).sum(-1)))
+
+    def _fit(self, X: np.ndarray) -> "SoftDTWKMeans":
+        self._prepare(X)
         rs = self.random_state if isinstance(self.random_state, np.random.RandomState) \
             else np.random.RandomState(self.random_state)
         best = None
         successes = attempts = 0
-        while successes < self.n_init and attempts < max(self.n_init, 10):
-            attempts += 1
-            try:
-                self._fit_one_init(X, rs)
-            except EmptyClusterError:
-                continue
-            successes += 1
-            if best is None or self.inertia_ < best[1]:
-                best = (self.cluster_centers_.copy(), self.inertia_, self.n_iter_)
-        del self._groups
-        if best is None:
-            raise EmptyClusterError(f"every one of {attempts} seedings left a cluster empty; "
-                                    f"use fewer than {self.n_clusters} clusters")
-        self.cluster_centers_, self.inertia_, self.n_iter_ = best
-        self.labels_ = self._assign(X)[0]
+        try:
+            while successes < self.n_init and attempts < max(self.n_init, 10):
+                attempts += 1
+                try:
+                    self._fit_one_init(X, rs)
+                except EmptyClusterError:
+                    continue
+                successes += 1
+                if best is None or self.inertia_ < best[1]:
+                    best = (self.cluster_centers_.copy(), self.inertia_, self.n_iter_)
+            if best is None:
+                raise EmptyClusterError(f"every one of {attempts} seedings left a cluster empty; "
+                                        f"use fewer than {self.n_clusters} clusters")
+            self.cluster_centers_, self.inertia_, self.n_iter_ = best
+            self.labels_ = self._assign()[0]
+        finally:  # the prepared copies of X are not part of the fitted model
+            del self._x_groups, self._grad_groups
         return self
 
     def predict(self, X) -> np.ndarray:
         """Index of the barycenter of least soft-DTW for each series of X (n, sz, d)."""
         with limit_threads(self.threads):
-            return self._assign(np.asarray(X, dtype=float))[0]
+            return cdist_soft_dtw(X, self.cluster_centers_, self.gamma, device=self.device_,
+                                  dtype=self.dtype).argmin(1)

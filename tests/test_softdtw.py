@@ -128,8 +128,8 @@ def test_kmeans_plusplus_draws_like_tslearn():
 
     segments, _ = _ag_like(120, seed=1)
     X = to_dataset(segments)
-    ours = S.SoftDTWKMeans(5, random_state=3)
-    ours.device_ = torch.device("cpu")
+    ours = S.SoftDTWKMeans(5, random_state=3, device="cpu")
+    ours._prepare(X)
     got = ours._kmeans_plusplus(X, np.random.RandomState(3))
     ref = tslearn_kmeans._k_init_metric(X, 5, cdist_metric=lambda a, b: cdist_soft_dtw(a, b, gamma=1.0),
                                         random_state=np.random.RandomState(3))
