@@ -394,8 +394,39 @@ class SoftDTWKMeans:
       last assignment (tslearn's definition); iterations stop early when it changes by less than
       ``tol_kmeans``.
 
+    Parameters
+    ----------
+    n_clusters
+        k.
+    gamma
+        Soft-DTW smoothing (> 0).
+    max_iter, tol_kmeans
+        At most ``max_iter`` assignment/update rounds; stop early when the inertia changes by
+        less than ``tol_kmeans`` (tslearn's ``tol``).
+    max_iter_barycenter, tol
+        L-BFGS iterations and tolerance of each barycenter update (tslearn's defaults: 100, 1e-3).
+    n_init
+        Fits from different seedings; the one of least inertia is kept.
+    init
+        ``"k-means++"`` or initial barycenters (k, sz', d), NaN-padded.
+    random_state
+        Seed or ``numpy.random.RandomState`` of the seeding (as in tslearn).
+    device, dtype
+        Where and in which precision the soft-DTWs are computed (default: CUDA if available,
+        else the CPU; float64).
+    threads
+        Intra-op threads of torch and of the BLAS during the fit (None: leave them; see
+        :func:`limit_threads`).
+
     Fitted attributes: ``cluster_centers_`` (k, sz, d), ``labels_`` (n,), ``inertia_``,
     ``n_iter_``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.concatenate([np.zeros((5, 4, 1)), np.ones((5, 4, 1))])
+    >>> SoftDTWKMeans(2, max_iter=3, random_state=0, device="cpu").fit(X).labels_.tolist()
+    [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
     """
 
     def __init__(self, n_clusters: int = 3, *, gamma: float = 1.0, max_iter: int = 50,
