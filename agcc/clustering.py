@@ -247,17 +247,20 @@ def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma:
 
 def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRun:
     """``compute()`` unless ``folder`` holds a run for the same segment set
-    (``segments_folder/inputs.sha256``) and the same options (the backend among them: the two
-    backends' clusters agree closely but not bit for bit); the run is saved to ``folder``."""
+    (``segments_folder/inputs.sha256``), the same options (the backend among them: the two
+    backends' clusters agree closely but not bit for bit) and the same version of the torch
+    implementation (:data:`agcc.softdtw.VERSION`); the run is saved to ``folder``."""
     import hashlib
     import json
     from pathlib import Path
 
     from .io import cached_by_key
+    from .softdtw import VERSION
 
     folder, segments_folder = Path(folder), Path(segments_folder)
+    stamp = {**options, "softdtw_version": VERSION if options.get("backend") == "torch" else None}
     key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
-                          + json.dumps(options, sort_keys=True, default=str)).encode()).hexdigest()
+                          + json.dumps(stamp, sort_keys=True, default=str)).encode()).hexdigest()
     return cached_by_key(folder, key, lambda: ClusteringRun.load(folder), compute, lambda run: run.save(folder))
 
 

@@ -3,9 +3,9 @@
 Sec. II-C groups the AG segments by "time-series k-means clustering with Soft-DTW as the
 distance metric". tslearn's ``TimeSeriesKMeans(metric="softdtw")`` is the reference
 implementation (:mod:`agcc.clustering`, ``backend="tslearn"``); it computes one pair of series at a
-time in numba, which costs about 18 s per fit of 2,000 AG segments on two cores plus about 10 s of
-compilation in every process. This module computes the same quantities for whole batches of pairs
-at once:
+time in numba, which took 5-20 s per fit of 1,500-2,000 short segments (k = 10) on this project's
+2-core machines, plus 5-10 s of compilation in every process. This module computes the same
+quantities for whole batches of pairs at once:
 
 * soft-DTW (Cuturi & Blondel 2017, Eq. 1 and Alg. 1) with the squared Euclidean ground cost,
   ``R[i, j] = D[i, j] + softmin_gamma(R[i-1, j-1], R[i-1, j], R[i, j-1])``, evaluated one
@@ -22,7 +22,8 @@ at once:
 
 Variable-length series are NaN-padded at the end, as in tslearn: a series' length is the index of
 its last row that is not all-NaN, plus one, and each pair's value is read at ``R[len_x, len_y]``.
-Computations run in float64 on CUDA when it is available and on the CPU otherwise.
+Computations run on CUDA when it is available and on the CPU otherwise, in float64 unless a
+dtype is given.
 """
 from __future__ import annotations
 
@@ -30,6 +31,10 @@ from contextlib import contextmanager
 
 import numpy as np
 import torch
+
+# Version of the algorithm's results: part of the clustering caches' keys (agcc.clustering), so
+# bump it whenever a change alters what a fit returns.
+VERSION = 1
 
 # Stands for +inf in the recursion: exp(-BIG / gamma) is exactly 0 for any usable gamma, and
 # finite values keep NaN out of the backward pass (inf - inf).
@@ -370,6 +375,78 @@ def resample_full_length(centers: np.ndarray) -> np.ndarray:
     return out
 
 
+def lockstep_minimize(evaluate, x0s: list[np.ndarray], *, tol: float, maxiter: int) -> list[np.ndarray]:
+    """Minimise n independent smooth functions, one ``scipy.optimize.minimize(method="L-BFGS-B")``
+    each, with their evaluations batched.
+
+    Each minimisation runs in its own thread and hands every point it needs evaluated to this
+    (the calling) thread; whenever every unfinished run waits for a value, ``evaluate(ids, xs)``
+    computes them all in one call and returns ``(values, gradients)`` for the problems ``ids`` at
+    the points ``xs``. The iterates are exactly those of n separate runs (tslearn runs one per
+    barycenter, one after the other); only the evaluations are shared. Evaluating in the calling
+    thread keeps torch's allocations in one thread (allocations spread over threads left 2x the
+    peak memory). Returns the n solutions.
+    """
+    import threading
+
+    from scipy.optimize import minimize
+
+    lock = threading.Lock()
+    all_waiting = threading.Condition(lock)  # wakes this thread when every unfinished run waits
+    ready = [threading.Event() for _ in x0s]  # wakes run i when its value is there
+    active, pending, results = set(range(len(x0s))), {}, {}
+    solutions: list = [None] * len(x0s)
+    errors: list = []
+
+    def function(i: int):
+        def f(x: np.ndarray):
+            with lock:
+                pending[i] = x.copy()
+                if len(pending) == len(active):
+                    all_waiting.notify()
+            ready[i].wait()
+            ready[i].clear()
+            out = results.pop(i)
+            if isinstance(out, BaseException):
+                raise out
+            return out
+        return f
+
+    def run(i: int) -> None:
+        try:
+            solutions[i] = minimize(function(i), x0s[i], method="L-BFGS-B", jac=True, tol=tol,
+                                    options=dict(maxiter=maxiter)).x
+        except BaseException as err:
+            errors.append(err)
+        finally:
+            with lock:
+                active.discard(i)
+                all_waiting.notify()
+
+    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(len(x0s))]
+    for t in threads:
+        t.start()
+    with lock:
+        while True:
+            all_waiting.wait_for(lambda: not active or len(pending) == len(active))
+            if not active:
+                break
+            ids = sorted(pending)
+            try:
+                values, grads = evaluate(ids, [pending[i] for i in ids])
+                results.update({i: (v, g) for i, v, g in zip(ids, values, grads)})
+            except BaseException as err:  # every waiting run raises it
+                results.update({i: err for i in ids})
+            pending.clear()
+            for i in ids:
+                ready[i].set()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return solutions
+
+
 class EmptyClusterError(RuntimeError):
     """An assignment left a cluster without series (the fit restarts from a new seeding)."""
 
@@ -383,11 +460,10 @@ class SoftDTWKMeans:
     * seeding: k-means++ with soft-DTW in place of the Euclidean distance (tslearn's
       ``_k_init_metric``, same draws from ``numpy.random.RandomState(random_state)``, seeds
       resampled to full length);
-    * barycenters: L-BFGS (``scipy.optimize.minimize(method="L-BFGS-B")``, ``tol``,
-      ``max_iter_barycenter`` iterations) starting from the current barycenters. tslearn runs one
-      L-BFGS per cluster; here one L-BFGS runs on all k barycenters at once (the objective is
-      the sum of the clusters' objectives, whose variables do not interact), so that every
-      function evaluation is one batched soft-DTW over all series;
+    * barycenters: one L-BFGS per cluster (``scipy.optimize.minimize(method="L-BFGS-B")``,
+      ``tol``, ``max_iter_barycenter`` iterations) from the current barycenter; the k runs go in
+      lockstep (:func:`lockstep_minimize`), so that each function evaluation is one batched
+      soft-DTW over the series of all clusters still being optimised;
     * an empty cluster after an assignment restarts the fit from a new k-means++ seeding (the
       random state moves on), at most ``max(n_init, 10)`` attempts;
     * ``inertia_``: the mean over series of the squared soft-DTW to the assigned barycenter, at the
@@ -477,25 +553,37 @@ class SoftDTWKMeans:
         return labels, dist[np.arange(len(labels)), labels]
 
     def _update_barycenters(self, labels: np.ndarray) -> None:
-        """L-BFGS on sum_i sdtw(Z[labels[i]], X[i]) over all barycenters Z (k, sz, d) jointly."""
-        from scipy.optimize import minimize
-
+        """Move each barycenter Z_c (sz, d) to a minimiser of sum_{i in c} sdtw(Z_c, X_i): one
+        L-BFGS-B per cluster from the current barycenter, as in tslearn, run in lockstep
+        (:func:`lockstep_minimize`) so that every evaluation is one batch over the series of all
+        clusters still being optimised."""
         shape = self.cluster_centers_.shape
         lab = torch.as_tensor(labels, device=self.device_)
+        groups = [(lab[idx], Xb, lb, xxb) for idx, Xb, lb, xxb in self._grad_groups]
+        k = shape[0]
 
-        def objective(z: np.ndarray):
-            Z = torch.tensor(z.reshape(shape), device=self.device_, dtype=self.dtype, requires_grad=True)
-            total = 0.0
-            for idx, Xb, lb, xxb in self._grad_groups:  # series of similar length, (r, m_b, d)
-                D = _sq_dists_pairs(Z[lab[idx]], Xb, xxb)  # (sz, m_b, r): each against its barycenter
-                value = _SoftDTW.apply(D, torch.full_like(lb, shape[1]), lb, self.gamma).sum()
-                value.backward()  # gradients add up in Z.grad; each group's graph is freed
-                total += float(value.detach())
-            return total, Z.grad.cpu().double().numpy().ravel()
+        def evaluate(ids: list[int], zs: list[np.ndarray]):
+            Z = torch.as_tensor(self.cluster_centers_, dtype=self.dtype).to(self.device_)
+            Z[ids] = torch.as_tensor(np.stack(zs).reshape((len(ids),) + shape[1:]), dtype=self.dtype).to(self.device_)
+            Z.requires_grad_(True)
+            open_ = torch.zeros(k, dtype=torch.bool, device=self.device_)
+            open_[ids] = True
+            values = torch.zeros(k, dtype=self.dtype, device=self.device_)
+            for labels_b, Xb, lb, xxb in groups:  # series of similar length, (r, m_b, d)
+                keep = open_[labels_b]  # series whose cluster is still being optimised
+                if not bool(keep.any()):
+                    continue
+                labels_b, Xb, lb, xxb = labels_b[keep], Xb[keep], lb[keep], xxb[keep]
+                D = _sq_dists_pairs(Z[labels_b], Xb, xxb)  # (sz, m_b, r): each against its barycenter
+                pair_values = _SoftDTW.apply(D, torch.full_like(lb, shape[1]), lb, self.gamma)
+                values.index_add_(0, labels_b, pair_values.detach())
+                pair_values.sum().backward()  # gradients add up in Z.grad; each group's graph is freed
+            grads = Z.grad[ids].cpu().double().numpy().reshape(len(ids), -1)
+            return values[ids].cpu().double().tolist(), list(grads)
 
-        res = minimize(objective, self.cluster_centers_.ravel(), method="L-BFGS-B", jac=True,
-                       tol=self.tol, options=dict(maxiter=self.max_iter_barycenter))
-        self.cluster_centers_ = res.x.reshape(shape)
+        x0s = [c.ravel() for c in self.cluster_centers_]
+        solutions = lockstep_minimize(evaluate, x0s, tol=self.tol, maxiter=self.max_iter_barycenter)
+        self.cluster_centers_ = np.stack(solutions).reshape(shape)
 
     def _fit_one_init(self, X, rs) -> None:
         if isinstance(self.init, str) and self.init == "k-means++":
