@@ -27,6 +27,10 @@ import numpy as np
 warnings.filterwarnings("ignore", message="h5py not installed")
 
 BACKENDS = ("torch", "tslearn")
+# Version of what agcc.softdtw's k-means returns, part of the clustering caches' keys: bump it with
+# any change there that alters a fit's result. (Kept here so that reading a cached run does not
+# import torch.)
+TORCH_KMEANS_VERSION = 1
 
 
 def to_dataset(segments: list[np.ndarray]) -> np.ndarray:
@@ -249,16 +253,16 @@ def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRu
     """``compute()`` unless ``folder`` holds a run for the same segment set
     (``segments_folder/inputs.sha256``), the same options (the backend among them: the two
     backends' clusters agree closely but not bit for bit) and the same version of the torch
-    implementation (:data:`agcc.softdtw.VERSION`); the run is saved to ``folder``."""
+    implementation (:data:`TORCH_KMEANS_VERSION`); the run is saved to ``folder``."""
     import hashlib
     import json
     from pathlib import Path
 
     from .io import cached_by_key
-    from .softdtw import VERSION
 
     folder, segments_folder = Path(folder), Path(segments_folder)
-    stamp = {**options, "softdtw_version": VERSION if options.get("backend") == "torch" else None}
+    version = TORCH_KMEANS_VERSION if options.get("backend") == "torch" else None
+    stamp = {**options, "softdtw_version": version}
     key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
                           + json.dumps(stamp, sort_keys=True, default=str)).encode()).hexdigest()
     return cached_by_key(folder, key, lambda: ClusteringRun.load(folder), compute, lambda run: run.save(folder))

@@ -32,9 +32,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-# Version of the algorithm's results: part of the clustering caches' keys (agcc.clustering), so
-# bump it whenever a change alters what a fit returns.
-VERSION = 1
+# A change here that alters what a fit returns must bump agcc.clustering.TORCH_KMEANS_VERSION (part
+# of the clustering caches' keys).
 
 # Stands for +inf in the recursion: exp(-BIG / gamma) is exactly 0 for any usable gamma, and
 # finite values keep NaN out of the backward pass (inf - inf).
