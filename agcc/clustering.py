@@ -19,18 +19,16 @@ known scale (raw normalised coordinates vary by a few hundredths).
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 warnings.filterwarnings("ignore", message="h5py not installed")
 
 BACKENDS = ("torch", "tslearn")
-# Version of what agcc.softdtw's k-means returns, part of the clustering caches' keys: bump it with
-# any change there that alters a fit's result. (Kept here so that reading a cached run does not
-# import torch.)
-TORCH_KMEANS_VERSION = 1
 
 
 def to_dataset(segments: list[np.ndarray]) -> np.ndarray:
@@ -249,20 +247,34 @@ def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma:
                          divergence=model.divergence, mean=model.mean, std=model.std)
 
 
+@lru_cache(maxsize=2)
+def code_key(backend: str) -> str:
+    """sha256 (16 hex digits) of the code a clustering run executes: the source of this module and,
+    for the ``torch`` backend, of :mod:`agcc.softdtw`, or tslearn's version for ``tslearn``. Any
+    edit gives new cache keys, so a cached run never outlives the code that made it (read without
+    importing torch or tslearn)."""
+    from importlib import metadata, resources
+
+    h = hashlib.sha256(resources.files("agcc").joinpath("clustering.py").read_bytes())
+    if backend == "torch":
+        h.update(resources.files("agcc").joinpath("softdtw.py").read_bytes())
+    else:
+        h.update(metadata.version("tslearn").encode())
+    return h.hexdigest()[:16]
+
+
 def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRun:
     """``compute()`` unless ``folder`` holds a run for the same segment set
     (``segments_folder/inputs.sha256``), the same options (the backend among them: the two
-    backends' clusters agree closely but not bit for bit) and the same version of the torch
-    implementation (:data:`TORCH_KMEANS_VERSION`); the run is saved to ``folder``."""
-    import hashlib
+    backends' clusters agree closely but not bit for bit) and the same code (:func:`code_key`); the
+    run is saved to ``folder``."""
     import json
     from pathlib import Path
 
     from .io import cached_by_key
 
     folder, segments_folder = Path(folder), Path(segments_folder)
-    version = TORCH_KMEANS_VERSION if options.get("backend") == "torch" else None
-    stamp = {**options, "softdtw_version": version}
+    stamp = {**options, "code": code_key(options.get("backend", "torch"))}
     key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
                           + json.dumps(stamp, sort_keys=True, default=str)).encode()).hexdigest()
     return cached_by_key(folder, key, lambda: ClusteringRun.load(folder), compute, lambda run: run.save(folder))

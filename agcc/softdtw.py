@@ -32,9 +32,6 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-# A change here that alters what a fit returns must bump agcc.clustering.TORCH_KMEANS_VERSION (part
-# of the clustering caches' keys).
-
 # Stands for +inf in the recursion: exp(-BIG / gamma) is exactly 0 for any usable gamma, and
 # finite values keep NaN out of the backward pass (inf - inf).
 BIG = 1e10

@@ -187,3 +187,37 @@ def test_cuda_matches_cpu():
     y, _ = _padded(rng, 20, 7, 3)
     np.testing.assert_allclose(S.cdist_soft_dtw(x, y, device="cuda"), S.cdist_soft_dtw(x, y, device="cpu"),
                                atol=1e-6)
+
+
+def test_lockstep_minimize_gives_the_separate_runs_iterates():
+    """Batched evaluations must not change what each L-BFGS-B run does."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(10)
+    scales = rng.uniform(0.5, 5.0, (4, 6))
+    targets = rng.normal(size=(4, 6))
+
+    def f(c, x):  # a different smooth non-quadratic function per problem
+        r = x - targets[c]
+        return float(np.sum(scales[c] * r ** 2 + np.cos(r))), 2 * scales[c] * r - np.sin(r)
+
+    calls = []
+
+    def evaluate(ids, xs):
+        calls.append(len(ids))
+        out = [f(c, x) for c, x in zip(ids, xs)]
+        return [v for v, _ in out], [g for _, g in out]
+
+    x0s = [np.zeros(6) for _ in range(4)]
+    got = S.lockstep_minimize(evaluate, x0s, tol=1e-3, maxiter=20)
+    for c in range(4):
+        alone = minimize(lambda x: f(c, x), x0s[c], method="L-BFGS-B", jac=True, tol=1e-3,
+                         options=dict(maxiter=20)).x
+        np.testing.assert_array_equal(got[c], alone)
+    assert calls[0] == 4 and len(calls) < 4 * max(calls)  # evaluations were shared
+
+    def failing(ids, xs):
+        raise FloatingPointError("boom")
+
+    with pytest.raises(FloatingPointError, match="boom"):
+        S.lockstep_minimize(failing, x0s, tol=1e-3, maxiter=5)
