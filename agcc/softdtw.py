@@ -59,12 +59,14 @@ def series_lengths(x) -> np.ndarray:
 
 def _as_batch(x, device, dtype=torch.float64):
     """(n, sz, d) array or tensor, NaN-padded -> (tensor with NaN set to 0, lengths tensor)."""
-    if isinstance(x, torch.Tensor):
-        lengths = torch.as_tensor(series_lengths(x.detach().cpu().numpy()), device=device)
+    values = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=float)
+    lengths = series_lengths(values)
+    if (lengths == 0).any():
+        raise ValueError(f"series {np.flatnonzero(lengths == 0).tolist()} have no frame (all NaN)")
+    lengths = torch.as_tensor(lengths, device=device)
+    if isinstance(x, torch.Tensor):  # keeps the graph: gradients reach x
         return torch.nan_to_num(x.to(device=device, dtype=dtype), nan=0.0), lengths
-    x = np.asarray(x, dtype=float)
-    lengths = torch.as_tensor(series_lengths(x), device=device)
-    return torch.as_tensor(np.nan_to_num(x, nan=0.0), device=device, dtype=dtype), lengths
+    return torch.as_tensor(np.nan_to_num(values, nan=0.0), device=device, dtype=dtype), lengths
 
 
 def _diagonal_range(p: int, m: int, n: int) -> tuple[int, int]:

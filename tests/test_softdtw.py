@@ -173,6 +173,13 @@ def test_empty_cluster_restarts_then_gives_up():
     assert len(set(S.SoftDTWKMeans(3, max_iter=2, random_state=0, device="cpu").fit(X).labels_)) == 3
 
 
+def test_empty_series_is_refused():
+    x = np.full((2, 3, 2), np.nan)
+    x[0, :2] = 1.0
+    with pytest.raises(ValueError, match=r"series \[1\] have no frame"):
+        S.soft_dtw_pairs(x, x)
+
+
 def test_device_falls_back_to_cpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert S.default_device().type == "cpu"
