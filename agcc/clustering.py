@@ -3,10 +3,14 @@
 "We apply time-series k-means clustering with Soft-DTW as the distance metric ... Validation samples
 from all four emotion categories across both corpora are used to train the AG cluster model.
 Testing different k values (5 to 30), optimal cluster number is found to be 10 using the elbow
-method." This module fits tslearn's ``TimeSeriesKMeans(metric="softdtw")`` (the reference
-implementation) on the AG segments of the validation split of both corpora, selects k by a stated
-elbow rule (:func:`elbow_k`), predicts the cluster of every token, and keeps the barycenters and
-their soft-DTW divergences (the centroid distances of Eq. 3).
+method." This module fits soft-DTW time-series k-means on the AG segments of the validation split
+of both corpora, selects k by a stated elbow rule (:func:`elbow_k`), predicts the cluster of every
+token, and keeps the barycenters and their soft-DTW divergences (the centroid distances of Eq. 3).
+
+Two implementations of the same algorithm (``backend``): ``"torch"`` (default), the batched
+:class:`agcc.softdtw.SoftDTWKMeans`, and ``"tslearn"``, tslearn's
+``TimeSeriesKMeans(metric="softdtw")``, the reference it is tested against
+(``tests/test_softdtw.py``; speed and agreement: ``benchmarks/bench_softdtw.py``).
 
 One model serves all six vowels (Table I numbers ten clusters across the six vowels, which only
 one shared model gives). Each of the 24 lip coordinates is standardised with the fitting set's
@@ -15,12 +19,16 @@ known scale (raw normalised coordinates vary by a few hundredths).
 """
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 warnings.filterwarnings("ignore", message="h5py not installed")
+
+BACKENDS = ("torch", "tslearn")
 
 
 def to_dataset(segments: list[np.ndarray]) -> np.ndarray:
@@ -48,10 +56,16 @@ def elbow_k(ks, inertias) -> int:
 
 
 def softdtw_divergence(a: np.ndarray, b: np.ndarray, gamma: float) -> float:
-    """D(a, b) = sdtw(a, b) - (sdtw(a, a) + sdtw(b, b)) / 2: zero for a = b, unlike soft-DTW."""
-    from tslearn.metrics import soft_dtw
+    """D(a, b) = sdtw(a, b) - (sdtw(a, a) + sdtw(b, b)) / 2 of two series (n_frames, d): zero for
+    a = b, unlike soft-DTW."""
+    from .softdtw import soft_dtw_divergence_pairs
 
-    return float(soft_dtw(a, b, gamma=gamma) - 0.5 * (soft_dtw(a, a, gamma=gamma) + soft_dtw(b, b, gamma=gamma)))
+    return float(soft_dtw_divergence_pairs(a[None], b[None], gamma, device="cpu")[0])
+
+
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ValueError(f"clustering backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
 
 
 @dataclass
@@ -69,7 +83,11 @@ class AGClusterModel:
     divergence
         (k, k) soft-DTW divergences between barycenters (Eq. 3's centroid distances).
     inertia
-        Sum of the soft-DTW of the fitting tokens to their barycenter (tslearn's ``inertia_``).
+        Mean over the fitting tokens of the squared soft-DTW to their barycenter (tslearn's
+        ``inertia_``, which both backends compute).
+    model
+        The fitted estimator (:class:`agcc.softdtw.SoftDTWKMeans` or tslearn's
+        ``TimeSeriesKMeans``); both predict NaN-padded datasets.
     """
 
     k: int
@@ -87,31 +105,51 @@ class AGClusterModel:
 
 
 def fit_kmeans(segments: list[np.ndarray], k: int, *, gamma: float = 1.0, max_iter: int = 10,
-               seed: int = 0, mean=None, std=None) -> AGClusterModel:
-    """Fit soft-DTW time-series k-means on AG segments (each (n_frames, 24))."""
-    from tslearn.clustering import TimeSeriesKMeans
+               seed: int = 0, mean=None, std=None, backend: str = "torch") -> AGClusterModel:
+    """Fit soft-DTW time-series k-means (Sec. II-C) on segments (each (n_frames, d)).
 
+    Both backends run tslearn's algorithm with the same settings (k-means++ seeding from
+    ``random_state=seed``, ``max_iter`` iterations, 20 L-BFGS iterations per barycenter update).
+    ``"torch"`` computes in float32 on CUDA when available, else on one CPU thread (see
+    :class:`agcc.softdtw.SoftDTWKMeans`); the barycenter divergences are computed in float64.
+    """
+    _check_backend(backend)
     stacked = np.concatenate(segments)
     mean = stacked.mean(0) if mean is None else mean
     std = stacked.std(0) + 1e-8 if std is None else std
     data = to_dataset([(s - mean) / std for s in segments])
-    km = TimeSeriesKMeans(n_clusters=k, metric="softdtw", metric_params={"gamma": gamma},
-                          max_iter=max_iter, max_iter_barycenter=20, random_state=seed, n_init=1)
+    if backend == "tslearn":
+        from tslearn.clustering import TimeSeriesKMeans
+
+        km = TimeSeriesKMeans(n_clusters=k, metric="softdtw", metric_params={"gamma": gamma},
+                              max_iter=max_iter, max_iter_barycenter=20, random_state=seed, n_init=1)
+    else:
+        import torch
+
+        from .softdtw import SoftDTWKMeans
+
+        # float32: the same clusters as float64 on AG segments (benchmarks/bench_softdtw.py), 1.5-2x faster
+        km = SoftDTWKMeans(k, gamma=gamma, max_iter=max_iter, max_iter_barycenter=20, random_state=seed,
+                           dtype=torch.float32)
     km.fit(data)
     bary = np.asarray(km.cluster_centers_)
-    div = np.array([[softdtw_divergence(bary[i], bary[j], gamma) for j in range(k)] for i in range(k)])
+    from .softdtw import cdist_soft_dtw_divergence
+
+    div = cdist_soft_dtw_divergence(bary, bary, gamma, device="cpu")
+    np.fill_diagonal(div, 0.0)  # exactly 0 (rounding leaves ~1e-14)
     return AGClusterModel(k=k, gamma=gamma, mean=mean, std=std, barycenters=bary, divergence=div,
                           inertia=float(km.inertia_), model=km)
 
 
 def elbow_curve(segments: list[np.ndarray], ks, *, gamma: float = 1.0, max_iter: int = 10,
-                seed: int = 0, progress: bool = True) -> list[float]:
+                seed: int = 0, progress: bool = True, backend: str = "torch") -> list[float]:
     """Inertia of a fit for each k (same standardisation and seed for every k)."""
     from tqdm import tqdm
 
     stacked = np.concatenate(segments)
     mean, std = stacked.mean(0), stacked.std(0) + 1e-8
-    return [fit_kmeans(segments, int(k), gamma=gamma, max_iter=max_iter, seed=seed, mean=mean, std=std).inertia
+    return [fit_kmeans(segments, int(k), gamma=gamma, max_iter=max_iter, seed=seed, mean=mean, std=std,
+                       backend=backend).inertia
             for k in tqdm(list(ks), desc="elbow", disable=not progress)]
 
 
@@ -178,7 +216,8 @@ class ClusteringRun:
 
 
 def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma: float = 1.0,
-                      max_iter: int = 10, seed: int = 0, progress: bool = True) -> ClusteringRun:
+                      max_iter: int = 10, seed: int = 0, progress: bool = True,
+                      backend: str = "torch") -> ClusteringRun:
     """Elbow search on (a subsample of) the validation tokens of both corpora, then the final
     model with ``k`` clusters (0 = the elbow's k) on all validation tokens, then every token's
     cluster.
@@ -187,55 +226,83 @@ def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma:
     ----------
     segments
         A :class:`agcc.segments.SegmentSet` (its ``split`` column marks the validation tokens).
+    backend
+        ``"torch"`` or ``"tslearn"`` (:func:`fit_kmeans`).
     """
+    _check_backend(backend)
     rng = np.random.default_rng(seed)
     val = np.flatnonzero((segments.tokens["split"] == "val").to_numpy())
     if val.size < max(ks):
         raise ValueError(f"{val.size} validation tokens cannot be split into up to {max(ks)} clusters")
     pick = val if not subsample or subsample >= val.size else np.sort(rng.choice(val, subsample, replace=False))
     inertias = elbow_curve([segments.ag(i) for i in pick], ks, gamma=gamma, max_iter=max_iter, seed=seed,
-                           progress=progress)
+                           progress=progress, backend=backend)
     elbow = elbow_k(ks, inertias)
     k_used = k or elbow
-    model = fit_kmeans([segments.ag(i) for i in val], k_used, gamma=gamma, max_iter=max_iter, seed=seed)
+    model = fit_kmeans([segments.ag(i) for i in val], k_used, gamma=gamma, max_iter=max_iter, seed=seed,
+                       backend=backend)
     labels = model.predict([segments.ag(i) for i in range(len(segments.tokens))])
     return ClusteringRun(ks=list(map(int, ks)), inertias=[float(v) for v in inertias], elbow=elbow,
                          k=k_used, labels=np.asarray(labels), barycenters=model.barycenters,
                          divergence=model.divergence, mean=model.mean, std=model.std)
 
 
+@lru_cache(maxsize=2)
+def code_key(backend: str) -> str:
+    """sha256 (16 hex digits) of the code a clustering run executes: the source of this module and,
+    for the ``torch`` backend, of :mod:`agcc.softdtw`, or tslearn's version for ``tslearn``. Any
+    edit gives new cache keys, so a cached run never outlives the code that made it (read without
+    importing torch or tslearn)."""
+    from importlib import metadata, resources
+
+    h = hashlib.sha256(resources.files("agcc").joinpath("clustering.py").read_bytes())
+    if backend == "torch":
+        h.update(resources.files("agcc").joinpath("softdtw.py").read_bytes())
+    else:
+        h.update(metadata.version("tslearn").encode())
+    return h.hexdigest()[:16]
+
+
 def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRun:
     """``compute()`` unless ``folder`` holds a run for the same segment set
-    (``segments_folder/inputs.sha256``) and the same options; the run is saved to ``folder``."""
-    import hashlib
+    (``segments_folder/inputs.sha256``), the same options (the backend among them: the two
+    backends' clusters agree closely but not bit for bit) and the same code (:func:`code_key`); the
+    run is saved to ``folder``."""
     import json
     from pathlib import Path
 
     from .io import cached_by_key
 
     folder, segments_folder = Path(folder), Path(segments_folder)
+    stamp = {**options, "code": code_key(options.get("backend", "torch"))}
     key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
-                          + json.dumps(options, sort_keys=True, default=str)).encode()).hexdigest()
+                          + json.dumps(stamp, sort_keys=True, default=str)).encode()).hexdigest()
     return cached_by_key(folder, key, lambda: ClusteringRun.load(folder), compute, lambda run: run.save(folder))
 
 
 def cached_ag_clustering(segments, segments_folder, folder, **options) -> ClusteringRun:
     """:func:`run_ag_clustering`, cached in ``folder`` (see :func:`_cached_run`)."""
-    return _cached_run(segments_folder, folder, options, lambda: run_ag_clustering(segments, **options))
+    options = {"backend": "torch", **options}  # the key names the backend even when defaulted
+    _check_backend(options["backend"])
+    key = {name: value for name, value in options.items() if name != "progress"}
+    return _cached_run(segments_folder, folder, key, lambda: run_ag_clustering(segments, **options))
 
 
 def cached_acoustic_clustering(segments, segments_folder, folder, *, k: int = 10, subsample: int = 500,
-                               gamma: float = 1.0, max_iter: int = 10, seed: int = 0) -> ClusteringRun:
+                               gamma: float = 1.0, max_iter: int = 10, seed: int = 0,
+                               backend: str = "torch") -> ClusteringRun:
     """The acoustic time-series k-means of the association analysis (Sec. II-C.2): fitted like the
     AG model on (at most ``subsample``) validation tokens' acoustic segments, predicting every
     token; cached in ``folder``."""
-    options = dict(k=k, subsample=subsample, gamma=gamma, max_iter=max_iter, seed=seed)
+    _check_backend(backend)
+    options = dict(k=k, subsample=subsample, gamma=gamma, max_iter=max_iter, seed=seed, backend=backend)
 
     def compute() -> ClusteringRun:
         rng = np.random.default_rng(seed)
         val = np.flatnonzero((segments.tokens["split"] == "val").to_numpy())
         pick = val if not subsample or subsample >= val.size else rng.choice(val, subsample, replace=False)
-        model = fit_kmeans([segments.acoustic(i) for i in pick], k, gamma=gamma, max_iter=max_iter, seed=seed)
+        model = fit_kmeans([segments.acoustic(i) for i in pick], k, gamma=gamma, max_iter=max_iter, seed=seed,
+                           backend=backend)
         labels = model.predict([segments.acoustic(i) for i in range(len(segments.tokens))])
         return ClusteringRun(ks=[k], inertias=[model.inertia], elbow=k, k=k, labels=np.asarray(labels),
                              barycenters=model.barycenters, divergence=model.divergence,

@@ -13,7 +13,8 @@ Notebooks hand data to each other only through the artifacts folder of their pro
         acoustic_clusters/     the acoustic cluster model of the association analysis (same files)
         figures/               figures saved as PNG (the book shows the notebook outputs)
         cache/                 content-keyed caches (acoustic features, ...)
-        run.json               parameters and per-notebook wall times of the last runner build
+        run.json               parameters, machine, per-notebook wall times and kernel peak memory
+                               of the last runner build
 
 Paths never depend on the working directory of the kernel: the project root is found from the
 ``AGCC_PROJECT_ROOT`` environment variable, else by walking up from the current directory, else from

@@ -8,7 +8,10 @@
    ``parameters`` cell declares, writing the executed copy to ``book/notebooks/`` (where
    ``_toc.yml`` renders it), printing each notebook's wall time and stopping at the first failing
    notebook with the failing cell and its error;
-3. builds the book with Jupyter Book (``-W``: warnings are errors) and checks that
+3. records each notebook's wall time and the peak memory of its kernel in
+   ``artifacts/<profile>/run.json`` and, before building the book, writes them into the table that
+   the page *Performance* includes (:func:`write_performance_table`);
+4. builds the book with Jupyter Book (``-W``: warnings are errors) and checks that
    ``_build/html/index.html`` exists.
 
 Notebooks hand data to each other only through the profile's artifacts folder
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 import time
@@ -29,6 +33,7 @@ from .paths import Paths, project_root
 
 NOTEBOOKS = "notebooks"
 EXECUTED = Path("book") / "notebooks"
+PERFORMANCE_TABLE = Path("book") / "generated" / "performance_table.md"  # included by book/performance.md
 REFERENCES = Path("tests") / "notebooks"
 KERNEL_ENV = {
     "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silences debugpy's frozen-modules warning in outputs
@@ -78,9 +83,49 @@ def declared_parameters(notebook: Path) -> list[str]:
     return names
 
 
+def _peak_rss_mib(pid: int) -> float | None:
+    """Peak resident set size of a live process, in MiB: ``VmHWM`` of ``/proc/<pid>/status``
+    (Linux; the value ``getrusage(RUSAGE_SELF).ru_maxrss`` reports inside the process), else
+    psutil's ``peak_wset`` (Windows), else None."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        peak = getattr(psutil.Process(pid).memory_info(), "peak_wset", None)
+        return None if peak is None else round(peak / 2**20, 1)
+    except Exception:  # pragma: no cover - no psutil, or the process is gone
+        return None
+
+
+def _peak_memory_kernel_manager(measured: dict):
+    """A kernel manager class that reads its kernel's peak memory (:func:`_peak_rss_mib`) just
+    before shutting the kernel down, into ``measured["peak_rss_mib"]``.
+
+    Read from outside at the end, the peak covers every cell, needs no extra cell in the notebook
+    and misses no short peak (as sampling would); worker processes that a notebook starts (e.g.
+    :func:`agcc.io.parallel_map`) are separate processes and are not included.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class PeakMemoryKernelManager(AsyncKernelManager):
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+            pid = getattr(self.provisioner, "pid", None)
+            if pid is not None and not restart:
+                measured["peak_rss_mib"] = _peak_rss_mib(pid)
+            await super().shutdown_kernel(now=now, restart=restart)
+
+    return PeakMemoryKernelManager
+
+
 def execute(notebook: Path, output: Path, params: Mapping[str, Any], *, root: Path,
-            progress: bool = True) -> float:
-    """Execute one notebook with papermill; returns its wall time in seconds.
+            progress: bool = True) -> dict[str, Any]:
+    """Execute one notebook with papermill; returns ``{"wall_s": seconds, "peak_rss_mib": peak
+    resident memory of its kernel}`` (None where it cannot be read).
 
     Raises :class:`NotebookFailed` with the failing cell's source and error.
     """
@@ -91,10 +136,12 @@ def execute(notebook: Path, output: Path, params: Mapping[str, Any], *, root: Pa
     saved = dict(os.environ)
     os.environ.update(KERNEL_ENV)  # the kernel inherits this process's environment
     os.environ["AGCC_PROJECT_ROOT"] = str(root)
+    measured: dict[str, Any] = {"peak_rss_mib": None}
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(notebook), str(output), parameters=inject, kernel_name="python3",
-                            progress_bar=progress, cwd=str(root), log_output=False)
+                            progress_bar=progress, cwd=str(root), log_output=False,
+                            kernel_manager_class=_peak_memory_kernel_manager(measured))
     except pm.PapermillExecutionError as err:
         source = "\n".join("    " + line for line in (err.source or "").splitlines())
         raise NotebookFailed(
@@ -105,7 +152,7 @@ def execute(notebook: Path, output: Path, params: Mapping[str, Any], *, root: Pa
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    return time.perf_counter() - start
+    return {"wall_s": round(time.perf_counter() - start, 2), "peak_rss_mib": measured["peak_rss_mib"]}
 
 
 def _collapse_carriage_returns(text: str) -> str:
@@ -180,23 +227,74 @@ def run(profile: str = "default", overrides: Mapping[str, Any] | None = None, *,
     out_dir = Path(output_dir) if output_dir else root / EXECUTED
     if progress is None:
         progress = sys.stderr.isatty()
-    record: dict[str, Any] = {"profile": profile, "params": params, "notebooks": {}}
+    paths = Paths.for_profile(profile, params["artifacts_dir"])
+    previous = _read_record(paths.run_record)
+    record: dict[str, Any] = {"profile": profile, "params": params, "started": time.strftime("%Y-%m-%d %H:%M"),
+                              "machine": machine(), "notebooks": {}}
     total = time.perf_counter()
     for k, nb in enumerate(selected, start=1):
         print(f"[{k}/{len(selected)}] {nb.stem} ...", flush=True)
-        seconds = execute(nb, out_dir / nb.name, params, root=root, progress=progress)
+        measured = execute(nb, out_dir / nb.name, params, root=root, progress=progress)
         clean_executed(out_dir / nb.name)
-        record["notebooks"][nb.stem] = {"wall_s": round(seconds, 2)}
-        print(f"[{k}/{len(selected)}] {nb.stem} done in {seconds:.1f} s", flush=True)
+        record["notebooks"][nb.stem] = measured
+        peak = "" if measured["peak_rss_mib"] is None else f", kernel peak {measured['peak_rss_mib']:.0f} MiB"
+        print(f"[{k}/{len(selected)}] {nb.stem} done in {measured['wall_s']:.1f} s{peak}", flush=True)
     record["notebooks_wall_s"] = round(time.perf_counter() - total, 2)
     if book:
+        write_performance_table(record, previous, root / PERFORMANCE_TABLE)
         start = time.perf_counter()
         record["index_html"] = str(build_book(root))
         record["book_wall_s"] = round(time.perf_counter() - start, 2)
-    paths = Paths.for_profile(profile, params["artifacts_dir"])
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.run_record.write_text(json.dumps(record, indent=2, default=str))
     return record
+
+
+def machine() -> dict[str, Any]:
+    """What the timings of a run depend on: CPU cores, load at the start, platform, versions."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    try:
+        import torch
+
+        accelerator = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        torch_version = torch.__version__
+    except Exception:  # pragma: no cover - torch is a dependency
+        accelerator, torch_version = None, None
+    return {"cpu_cores": os.cpu_count(), "load_average_1min": None if load is None else round(load, 2),
+            "platform": platform.platform(), "python": platform.python_version(), "torch": torch_version,
+            "cuda_device": accelerator}
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_performance_table(record: Mapping[str, Any], previous: Mapping[str, Any] | None, path: Path) -> None:
+    """Write the measurements of this run (``record``, as saved to ``run.json``) as the Markdown
+    that the page *Performance* (``book/performance.md``) includes.
+
+    The HTML build is timed after this table is written, so its time comes from ``previous`` (the
+    ``run.json`` of the profile's last build), if that build made one.
+    """
+    m = record["machine"]
+    gpu = f", GPU {m['cuda_device']}" if m.get("cuda_device") else ", no GPU"
+    lines = [f"Profile `{record['profile']}`, run started {record['started']} on {m['cpu_cores']} CPU cores "
+             f"(load average {m['load_average_1min']} at the start), {m['platform']}, Python {m['python']}, "
+             f"torch {m['torch']}{gpu}.",
+             "", "| notebook | wall time (s) | kernel peak memory (MiB) |", "|---|---:|---:|"]
+    for name, nb in record["notebooks"].items():
+        peak = "n/a" if nb.get("peak_rss_mib") is None else f"{nb['peak_rss_mib']:.0f}"
+        lines.append(f"| {name} | {nb['wall_s']:.1f} | {peak} |")
+    lines.append(f"| **all notebooks** | **{record['notebooks_wall_s']:.1f}** | |")
+    if previous and previous.get("book_wall_s") is not None:
+        lines += ["", f"The HTML build (`jupyter-book build`) is timed after this table is written; in the "
+                      f"previous build of this profile ({previous.get('started', 'date not recorded')}) it took "
+                      f"{previous['book_wall_s']:.1f} s."]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
 
 
 def regenerate_references(root: Path | None = None, only: Iterable[str] | None = None) -> list[Path]:

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from agcc.clustering import elbow_k, fit_kmeans, parse_ks, softdtw_divergence, to_dataset
+from agcc.clustering import (ClusteringRun, _cached_run, code_key, elbow_k, fit_kmeans, parse_ks,
+                             softdtw_divergence, to_dataset)
 
 
 def test_elbow_rule_on_constructed_curves():
@@ -48,3 +49,20 @@ def test_divergence_and_padding():
     assert abs(softdtw_divergence(x, x, 1.0)) < 1e-9
     ds = to_dataset([np.ones((2, 3)), np.ones((4, 3))])
     assert ds.shape == (2, 4, 3) and np.isnan(ds[0, 2:]).all()
+
+
+def test_cache_key_names_the_backend_and_the_code(tmp_path):
+    (tmp_path / "segments").mkdir()
+    (tmp_path / "segments" / "inputs.sha256").write_text("abc")
+    computed = []
+
+    def compute():
+        computed.append(1)
+        return ClusteringRun(ks=[2], inertias=[1.0], elbow=2, k=2, labels=np.zeros(3, int),
+                             barycenters=np.zeros((2, 4, 3)), divergence=np.zeros((2, 2)),
+                             mean=np.zeros(3), std=np.ones(3))
+
+    for backend in ("torch", "torch", "tslearn", "torch"):
+        _cached_run(tmp_path / "segments", tmp_path / "run", {"k": 2, "backend": backend}, compute)
+    assert len(computed) == 3  # the second torch call is a hit; switching backends recomputes
+    assert code_key("torch") != code_key("tslearn") and len(code_key("torch")) == 16

@@ -39,6 +39,9 @@ def test_parameters_reach_the_notebook(tmp_path):
     seen = json.loads((art / "tables" / "seen.json").read_text())
     assert seen["seed"] == 5 and seen["sim_channel_shift"] == 0.25 and seen["profile"] == "smoke"
     assert record["notebooks"]["01_probe"]["wall_s"] > 0
+    if sys.platform.startswith("linux"):  # the kernel's peak memory, read from /proc before shutdown
+        assert record["notebooks"]["01_probe"]["peak_rss_mib"] > 20
+    assert record["machine"]["cpu_cores"] >= 1
     executed = nbformat.read(root / "book" / "notebooks" / "01_probe.ipynb", as_version=4)
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
     assert json.loads((art / "run.json").read_text())["params"]["seed"] == 5
@@ -98,3 +101,19 @@ def test_clean_executed_keeps_the_final_state_of_progress_bars(tmp_path):
     runner.clean_executed(path)
     outs = nbformat.read(path, as_version=4).cells[0].outputs
     assert [(o.name, o.text) for o in outs] == [("stderr", "gen: 100%| 4/4\n"), ("stdout", "done\n")]
+
+
+def test_performance_table_is_written_from_the_record(tmp_path):
+    record = {"profile": "smoke", "started": "2026-01-02 03:04", "notebooks_wall_s": 12.5,
+              "machine": {"cpu_cores": 2, "load_average_1min": 0.5, "platform": "Linux", "python": "3.11",
+                          "torch": "2.13.0", "cuda_device": None},
+              "notebooks": {"01_data_prep": {"wall_s": 10.04, "peak_rss_mib": 512.3},
+                            "02_ag_clustering": {"wall_s": 2.46, "peak_rss_mib": None}}}
+    path = tmp_path / "table.md"
+    runner.write_performance_table(record, {"book_wall_s": 33.3, "started": "2026-01-01 00:00"}, path)
+    text = path.read_text()
+    assert "| 01_data_prep | 10.0 | 512 |" in text and "| 02_ag_clustering | 2.5 | n/a |" in text
+    assert "**12.5**" in text and "2 CPU cores" in text and "no GPU" in text
+    assert "(2026-01-01 00:00) it took 33.3 s" in text
+    runner.write_performance_table(record, None, path)
+    assert "previous build" not in path.read_text()
