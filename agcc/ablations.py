@@ -274,11 +274,11 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
 
 def fixed_k_options(params: dict, k: int) -> dict:
     """Options of :func:`agcc.clustering.cached_ag_clustering` for a model with ``k`` clusters
-    fitted like notebook 02's (all validation tokens, soft-DTW gamma, iterations, seed). With
+    fitted like notebook 02's (all validation tokens, soft-DTW gamma, iterations, seed, backend). With
     ``ks=[k]`` the elbow search chooses nothing, so it runs on ``k`` tokens only: the final model,
     fitted on every validation token with the same seed, does not depend on it."""
     return dict(ks=[int(k)], k=int(k), subsample=int(k), gamma=params["softdtw_gamma"],
-                max_iter=params["kmeans_max_iter"], seed=params["seed"])
+                max_iter=params["kmeans_max_iter"], seed=params["seed"], backend=params["clustering_backend"])
 
 
 def seeds_of(params: dict) -> list[int]:

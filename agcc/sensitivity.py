@@ -119,7 +119,7 @@ def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = 
     k = params["n_ag_clusters"]
     options = fixed_k_options(params, k) if k else dict(
         ks=parse_ks(params["elbow_ks"]), k=0, subsample=params["elbow_subsample"], gamma=params["softdtw_gamma"],
-        max_iter=params["kmeans_max_iter"], seed=params["seed"])
+        max_iter=params["kmeans_max_iter"], seed=params["seed"], backend=params["clustering_backend"])
     cached_ag_clustering(segments, paths.segments, paths.ag_clusters, **options)
     cached_training_data(paths, params, progress)
     return paths.root / "training", time.perf_counter() - start

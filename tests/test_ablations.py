@@ -138,7 +138,8 @@ def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monke
                       (tmp_path / "ablations" / "k20" / "ag_clusters", 20, [20])]
     p = params()
     assert all(c[2]["gamma"] == p["softdtw_gamma"] and c[2]["max_iter"] == p["kmeans_max_iter"]
-               and c[2]["seed"] == p["seed"] for c in calls if c[0] == "cluster")
+               and c[2]["seed"] == p["seed"] and c[2]["backend"] == p["clustering_backend"]
+               for c in calls if c[0] == "cluster")
     assert [c[1] for c in calls if c[0] == "data"] == [f for f, _, _ in fitted]
 
 
@@ -153,3 +154,24 @@ def test_profiles_run_the_full_design_only_in_paper():
 
 def _factor(name):
     return {"overlap": "overlap_threshold", "pseudo": "pseudo_threshold"}.get(name, name)
+
+
+def test_a_fixed_k_model_does_not_depend_on_the_reduced_elbow_search():
+    """fixed_k_options runs the elbow search on k tokens only; the final model must be the one
+    fitted on every validation token, whatever the elbow search saw."""
+    from types import SimpleNamespace
+
+    from agcc.ablations import fixed_k_options
+    from agcc.clustering import run_ag_clustering
+
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 6)[:, None]
+    segs = [np.tile(t if i % 2 else 1 - t, (1, 24)) + rng.normal(0, 0.05, (6, 24)) for i in range(30)]
+    segments = SimpleNamespace(tokens=pd.DataFrame({"split": ["val"] * 20 + ["train"] * 10}),
+                               ag=lambda i: segs[i])
+    p = params(kmeans_max_iter=3)
+    reduced = run_ag_clustering(segments, progress=False, **fixed_k_options(p, 2))
+    full = run_ag_clustering(segments, progress=False, **{**fixed_k_options(p, 2), "subsample": 0})
+    np.testing.assert_array_equal(reduced.labels, full.labels)
+    np.testing.assert_allclose(reduced.barycenters, full.barycenters)
+    assert reduced.k == 2 and len(set(reduced.labels)) == 2
