@@ -31,7 +31,7 @@ import numpy as np
 from scipy.fft import rfft
 
 from agcc.audio import SAMPLE_RATE, load_audio
-from agcc.io import atomic_write
+from agcc.io import atomic_write, torch_device
 
 FEATURE_VERSION = 1  # bump when any extractor's numerics change: invalidates every cache entry
 FRAME_RATE = 50.0  # frames per second
@@ -235,7 +235,6 @@ class Wav2Vec2Extractor:
 
     def _load(self):
         if self._model is None:  # lazily, once per instance
-            import torch
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: local_files_only below
             from transformers import Wav2Vec2Model
             from transformers.utils import logging as hf_logging
@@ -253,10 +252,7 @@ class Wav2Vec2Extractor:
             layers = self.layer if isinstance(self.layer, list) else [self.layer]
             if self.layer != "average" and any(not -n - 1 <= i <= n for i in layers):
                 raise ValueError(f"layer {self.layer!r} out of range for {n} transformer layers (0..{n})")
-            dev = self._device or "cuda"
-            if dev.startswith("cuda") and not torch.cuda.is_available():
-                dev = "cpu"  # every GPU path falls back to the CPU by itself
-            self._model = model.to(dev).eval()
+            self._model = model.to(torch_device(self._device)).eval()  # CUDA if present, else the CPU
         return self._model
 
     def __call__(self, wav: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Small helpers shared by the pipeline stages: atomic file writes and a parallel map.
+"""Small helpers shared by the pipeline stages: atomic file writes, a parallel map, and the torch
+device every GPU-capable stage uses.
 
 Every cache and artifact the notebooks hand to each other is written through :func:`atomic_write`,
 so an interrupted run never leaves a half-written file that a later run would trust. Stages that
@@ -64,3 +65,17 @@ def cached_by_key(folder, key: str, load: Callable, compute: Callable, save: Cal
     save(result)
     atomic_write(stamp, lambda fh: fh.write(key.encode()))
     return result
+
+
+def torch_device(device=None):
+    """The torch device to use: ``None`` or ``"auto"`` give CUDA when available, else the CPU; a
+    CUDA request on a machine without CUDA falls back to the CPU (every GPU path does so by
+    itself); anything else (a name or a ``torch.device``) is used as given."""
+    import torch
+
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return torch.device("cpu")
+    return device

@@ -42,10 +42,11 @@ GRAD_CHUNK = 8192
 
 
 def default_device(device=None) -> torch.device:
-    """``device`` if given, else CUDA when available, else the CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given, else CUDA when available, else the CPU; a CUDA request without CUDA
+    falls back to the CPU (:func:`agcc.io.torch_device`)."""
+    from .io import torch_device
+
+    return torch_device(device)
 
 
 def series_lengths(x) -> np.ndarray:

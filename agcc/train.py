@@ -499,16 +499,6 @@ class RunResult:
                 if self.history["triplets"].sum() else float("nan")}
 
 
-def _device(name: str):
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        return torch.device("cpu")  # every GPU path falls back to the CPU by itself
-    return torch.device(name)
-
-
 def build_model(cfg: TrainConfig, n_features: int, mean=None, std=None):
     """The :class:`agcc.model.SERModel` a run of ``cfg`` trains (also what Fig. 3 draws)."""
     import torch
@@ -540,6 +530,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     import torch
     from tqdm import tqdm
 
+    from .io import torch_device
     from .losses import ag_anchored_loss, confident_labels, coral_loss, mine_triplets
     from .model import pool_spans
 
@@ -549,7 +540,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    device = _device(cfg.device)
+    device = torch_device(cfg.device)
     u = data.utterances
     rows = lambda corpus, split: np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == split)).to_numpy())  # noqa: E731
     src_train, src_val = rows(cfg.source, "train"), rows(cfg.source, "val")

@@ -304,3 +304,12 @@ def test_build_model_follows_the_config():
     rows = model.describe()
     assert sum(name.startswith("transformer encoder layer") for name, _ in rows) == 3
     assert [shape for name, shape in rows if name.startswith("FC")] == ["12", "10", "8", "4"]
+
+
+def test_torch_device_falls_back_to_the_cpu():
+    from agcc.io import torch_device
+
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert torch_device().type == torch_device("auto").type == expected
+    assert torch_device("cuda").type == expected  # a CUDA request without CUDA runs on the CPU
+    assert torch_device(torch.device("cpu")).type == "cpu"
