@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import parse_floats, t_interval
+from .experiments import paired_interval, parse_floats, t_interval
 from .grid import task_key
 from .train import VOWELS, TrainConfig, canonical, parse_vowels, task_for
 
@@ -181,8 +181,7 @@ def paired_effects(results: pd.DataFrame, by, metric: str = "4-CAT") -> pd.DataF
         for (position, label), runs in part.groupby(["position", "label"], sort=True):
             runs = runs.set_index("seed")
             m, lo, hi, n = t_interval(runs[metric])
-            both = runs.index.intersection(ref.index)
-            dm, dlo, dhi, dn = t_interval(runs.loc[both, metric].to_numpy(float) - ref.loc[both].to_numpy(float))
+            dm, dlo, dhi, dn = paired_interval(runs[metric], ref)
             default = bool(runs["is_default"].iloc[0])
             rows.append({**dict(zip(by, group)), "position": position, "label": label, "is_default": default,
                          "n": n, "mean": m, "ci_low": lo, "ci_high": hi,

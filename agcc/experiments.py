@@ -130,6 +130,13 @@ def t_interval(values, conf: float = 0.95) -> tuple[float, float, float, int]:
     return mean, mean - half, mean + half, n
 
 
+def paired_interval(a: pd.Series, b: pd.Series) -> tuple[float, float, float, int]:
+    """:func:`t_interval` of ``a - b`` over the index entries (seeds) both have: the paired
+    difference of two settings run with the same seeds."""
+    both = a.index.intersection(b.index)
+    return t_interval(a.loc[both].to_numpy(float) - b.loc[both].to_numpy(float))
+
+
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     """Long table ``model, direction, metric, mean, ci_low, ci_high, n`` over seeds."""
     rows = []
@@ -152,7 +159,7 @@ def paired_differences(runs: pd.DataFrame, reference: str = "AG-CC") -> pd.DataF
         if both.empty:
             continue
         for metric in METRICS:
-            m, lo, hi, _ = t_interval(ref.loc[both, metric].to_numpy(float) - part.loc[both, metric].to_numpy(float))
+            m, lo, hi, _ = paired_interval(ref[metric], part[metric])
             rows.append({"baseline": model, "direction": direction, "metric": metric, "diff_mean": m,
                          "ci_low": lo, "ci_high": hi, "n": len(both)})
     return pd.DataFrame(rows, columns=["baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n"])

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import parse_floats, t_interval
+from .experiments import paired_interval, parse_floats, t_interval
 from .ablations import effect
 from .grid import task_key
 from .train import TrainConfig, canonical, task_for
@@ -198,8 +198,7 @@ def sensitivity_gains(results: pd.DataFrame, metric: str = "4-CAT", reference: s
         ref = part[part["method"] == reference].set_index("seed")[metric]
         for baseline in baselines:
             other = part[part["method"] == baseline].set_index("seed")[metric]
-            both = ref.index.intersection(other.index)
-            m, lo, hi, n = t_interval(ref.loc[both].to_numpy(float) - other.loc[both].to_numpy(float))
+            m, lo, hi, n = paired_interval(ref, other)
             rows.append({**dict(zip(keys, group)), "baseline": baseline, "n": n, "diff_mean": m,
                          "ci_low": lo, "ci_high": hi, "effect": effect(lo, hi, n)})
     return pd.DataFrame(rows)

@@ -313,3 +313,13 @@ def test_torch_device_falls_back_to_the_cpu():
     assert torch_device().type == torch_device("auto").type == expected
     assert torch_device("cuda").type == expected  # a CUDA request without CUDA runs on the CPU
     assert torch_device(torch.device("cpu")).type == "cpu"
+
+
+def test_paired_interval_pairs_by_seed():
+    from agcc.experiments import paired_interval
+
+    a = pd.Series([60.0, 62.0, 64.0, 99.0], index=[0, 1, 2, 7])  # seed 7 has no partner
+    b = pd.Series([55.0, 56.0, 58.0], index=[2, 1, 0])  # other order: matched by seed, not position
+    m, lo, hi, n = paired_interval(a, b)
+    assert n == 3 and m == pytest.approx(((60 - 58) + (62 - 56) + (64 - 55)) / 3)
+    assert lo < m < hi
