@@ -227,9 +227,9 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
     options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 1}
-    key = hashlib.sha256("".join((paths.segments / "inputs.sha256").read_text().strip()
-                                 + (ag_folder / "inputs.sha256").read_text().strip()
-                                 + json.dumps(options, sort_keys=True)).encode()).hexdigest()
+    key = hashlib.sha256(((paths.segments / "inputs.sha256").read_text().strip()
+                          + (ag_folder / "inputs.sha256").read_text().strip()
+                          + json.dumps(options, sort_keys=True)).encode()).hexdigest()
 
     def compute() -> TrainingData:
         utterances = pd.read_csv(paths.tables / "utterances.csv", dtype={"speaker": str, "session": str},
