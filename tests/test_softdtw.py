@@ -196,8 +196,11 @@ def test_cuda_matches_cpu():
                                atol=1e-6)
 
 
-def test_lockstep_minimize_gives_the_separate_runs_iterates():
-    """Batched evaluations must not change what each L-BFGS-B run does."""
+@pytest.mark.parametrize("maxiter", [2, 20])
+@pytest.mark.parametrize("threads", [False, True])
+def test_lockstep_minimize_gives_the_separate_runs_iterates(threads, maxiter):
+    """Batched evaluations must not change what each L-BFGS-B run does, whether the runs are
+    driven through scipy's reverse-communication step (scipy >= 1.15) or in threads."""
     from scipy.optimize import minimize
 
     rng = np.random.default_rng(10)
@@ -216,10 +219,10 @@ def test_lockstep_minimize_gives_the_separate_runs_iterates():
         return [v for v, _ in out], [g for _, g in out]
 
     x0s = [np.zeros(6) for _ in range(4)]
-    got = S.lockstep_minimize(evaluate, x0s, tol=1e-3, maxiter=20)
+    got = S.lockstep_minimize(evaluate, x0s, tol=1e-3, maxiter=maxiter, threads=threads)
     for c in range(4):
         alone = minimize(lambda x: f(c, x), x0s[c], method="L-BFGS-B", jac=True, tol=1e-3,
-                         options=dict(maxiter=20)).x
+                         options=dict(maxiter=maxiter)).x
         np.testing.assert_array_equal(got[c], alone)
     assert calls[0] == 4 and len(calls) < 4 * max(calls)  # evaluations were shared
 
@@ -227,4 +230,4 @@ def test_lockstep_minimize_gives_the_separate_runs_iterates():
         raise FloatingPointError("boom")
 
     with pytest.raises(FloatingPointError, match="boom"):
-        S.lockstep_minimize(failing, x0s, tol=1e-3, maxiter=5)
+        S.lockstep_minimize(failing, x0s, tol=1e-3, maxiter=5, threads=threads)
