@@ -12,7 +12,11 @@ Each implementation runs in its own worker process; the fits are interleaved (ts
 tslearn, agcc, ...) so that both see the same load, and the best of ``--reps`` is reported.
 tslearn's numba compilation (paid once per process) is measured separately and excluded from its
 fit times. Both workers run on one thread (BLAS included): tslearn's soft-DTW is single-threaded,
-and on a shared machine spinning BLAS threads distort the times. Peak memory: the rise of the worker's peak resident set during the fit (Linux: the
+and on a shared machine spinning BLAS threads distort the times. One more agcc row uses two
+threads (``SoftDTWKMeans(threads=2)``), on machines with two cores or more. tslearn's own way to
+use a second core, ``n_jobs=2`` (joblib threads, one task per pair of series), made the random-data
+fit 4.5x slower (20.9 s against 4.7 s, tslearn 0.10, 2 cores, 2026-11-24), so its one-job time is
+also its best 2-core time. Peak memory: the rise of the worker's peak resident set during the fit (Linux: the
 peak is reset through /proc/self/clear_refs before each fit). Quality: the ratio of inertias
 (agcc / tslearn, both tslearn's definition: mean squared soft-DTW to the assigned barycenter) and
 the adjusted Rand index between the two label vectors.
@@ -53,7 +57,7 @@ def _reset_peak() -> bool:
         return False
 
 
-def _fit(impl: str, X: np.ndarray, device=None, dtype: str = "float64"):
+def _fit(impl: str, X: np.ndarray, device=None, dtype: str = "float64", threads: int = 1):
     if impl == "tslearn":
         from tslearn.clustering import TimeSeriesKMeans
 
@@ -67,7 +71,7 @@ def _fit(impl: str, X: np.ndarray, device=None, dtype: str = "float64"):
 
         km = SoftDTWKMeans(FIT["k"], gamma=FIT["gamma"], max_iter=FIT["max_iter"],
                            max_iter_barycenter=FIT["max_iter_barycenter"], random_state=FIT["seed"],
-                           device=device, dtype=getattr(torch, dtype))
+                           device=device, dtype=getattr(torch, dtype), threads=threads)
     return km.fit(X)
 
 
@@ -238,6 +242,9 @@ def main(argv=None) -> int:
 
     variants = [{"label": "agcc float64 (CPU, 1 thread)", "options": {"device": "cpu", "dtype": "float64"}},
                 {"label": "agcc float32 (CPU, 1 thread)", "options": {"device": "cpu", "dtype": "float32"}}]
+    if (os.cpu_count() or 1) >= 2:  # tslearn's soft-DTW k-means cannot use a second core; agcc can
+        variants.append({"label": "agcc float32 (CPU, 2 threads)",
+                         "options": {"device": "cpu", "dtype": "float32", "threads": 2}})
     if torch.cuda.is_available():
         variants.append({"label": "agcc float32 (CUDA)", "options": {"device": "cuda", "dtype": "float32"}})
     else:

@@ -80,6 +80,28 @@ def test_gradient_finite_differences_and_autograd_variant():
     torch.testing.assert_close(g_custom, g_auto, rtol=1e-9, atol=1e-10)
 
 
+@pytest.mark.parametrize("gamma", [0.1, 1.0])
+def test_barycenter_objective_closed_form_matches_autograd(gamma):
+    """_barycenter_terms (the k-means' objective, with its gradient written out) against autograd
+    through soft_dtw_pairs, summed per cluster; series of several lengths, one cluster empty."""
+    rng = np.random.default_rng(11)
+    counts = [3, 0, 5, 2]
+    x, lx = _padded(rng, sum(counts), 6, 3, min_len=2)
+    Z = torch.tensor(rng.normal(size=(len(counts), 7, 3)), requires_grad=True)
+    owner = np.repeat(np.arange(len(counts)), counts)
+    pair = S.soft_dtw_pairs(Z[torch.as_tensor(owner)], x, gamma)
+    expected_values = torch.zeros(len(counts), dtype=torch.float64).index_add(0, torch.as_tensor(owner), pair)
+    expected_values.sum().backward()
+    xt, lengths = S._as_batch(x, "cpu")
+    with S.reuse_scratch():
+        values, grads = S._barycenter_terms(Z.detach(), counts, xt, lengths, (xt * xt).sum(-1), gamma)
+        assert set(S._scratch.store) >= {"probs", "E"}  # reused inside the block
+    assert not S._scratch.store  # and freed after it
+    torch.testing.assert_close(values, expected_values.detach(), rtol=1e-12, atol=1e-10)
+    torch.testing.assert_close(grads, Z.grad, rtol=1e-9, atol=1e-10)
+    assert torch.all(grads[1] == 0)
+
+
 def test_divergence_zero_on_identical_series_and_positive_otherwise():
     rng = np.random.default_rng(5)
     x, _ = _padded(rng, 8, 6, 3, min_len=2)
