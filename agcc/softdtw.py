@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -476,19 +477,35 @@ def resample_full_length(centers: np.ndarray) -> np.ndarray:
     return out
 
 
+@lru_cache(maxsize=1)
 def _scipy_setulb():
-    """scipy's L-BFGS-B step function with the reverse-communication signature of scipy >= 1.15
-    (the C translation of L-BFGS-B), or None for older scipy. It is a private function; the
-    tests check that :func:`lockstep_minimize` follows ``scipy.optimize.minimize`` iterate for
-    iterate with it."""
-    import scipy
+    """scipy's L-BFGS-B step function (``scipy.optimize._lbfgsb.setulb``, reverse communication),
+    or None if this scipy's cannot be driven like ``scipy.optimize.minimize`` drives it.
 
+    It is a private function whose signature changed when L-BFGS-B was translated from Fortran to
+    C, so it is checked once per process rather than trusted by version: :func:`_lbfgsb_steps`
+    must reach exactly ``minimize``'s solution on a small problem. Written against scipy 1.17.
+    """
     try:
-        major, minor = (int(v) for v in scipy.__version__.split(".")[:2])
-        from scipy.optimize import _lbfgsb
-    except (ImportError, ValueError):
+        from scipy.optimize import _lbfgsb, minimize
+
+        scales, shift = np.linspace(0.5, 4.0, 6), np.linspace(-1.0, 1.0, 6)
+
+        def f(x):  # smooth, not quadratic: a few iterations and line searches
+            r = x - shift
+            return float(np.sum(scales * r ** 2 + np.cos(3 * r))), 2 * scales * r - 3 * np.sin(3 * r)
+
+        run = _lbfgsb_steps(_lbfgsb.setulb, np.zeros(6), 1e-6, 20)
+        x = next(run)
+        try:
+            while True:
+                x = run.send(f(x))
+        except StopIteration as done:
+            ours = done.value
+        theirs = minimize(f, np.zeros(6), method="L-BFGS-B", jac=True, tol=1e-6, options=dict(maxiter=20)).x
+        return _lbfgsb.setulb if np.array_equal(ours, theirs) else None
+    except Exception:  # noqa: BLE001 - any failure means: use the threads
         return None
-    return _lbfgsb.setulb if (major, minor) >= (1, 15) else None
 
 
 def _lbfgsb_steps(setulb, x0: np.ndarray, tol: float, maxiter: int, maxcor: int = 10,
@@ -497,7 +514,7 @@ def _lbfgsb_steps(setulb, x0: np.ndarray, tol: float, maxiter: int, maxcor: int 
     options=dict(maxiter=maxiter))`` run without bounds, as a generator: it yields each point
     where it needs the function, receives ``(value, gradient)`` there, and returns the solution.
 
-    The loop is scipy's own driver (``scipy.optimize._lbfgsb_py._minimize_lbfgsb``, 1.15-1.17):
+    The loop is scipy's own driver (``scipy.optimize._lbfgsb_py._minimize_lbfgsb``, scipy 1.17):
     ``tol`` sets both ftol and gtol, the function is evaluated once at x0 first, a point equal to
     the last one evaluated is not evaluated again (``ScalarFunction``'s cache), and the
     iteration and evaluation limits are checked at each new iteration.
@@ -543,16 +560,18 @@ def lockstep_minimize(evaluate, x0s: list[np.ndarray], *, tol: float, maxiter: i
     iterates are exactly those of n separate runs (tslearn runs one per barycenter, one after
     the other); only the evaluations are shared. Returns the n solutions.
 
-    With scipy >= 1.15 the runs are driven step by step through L-BFGS-B's reverse-communication
-    interface (:func:`_lbfgsb_steps`). Older scipy (or ``threads=True``) runs each
-    ``minimize`` in its own thread that hands its points to this one
+    Where scipy's L-BFGS-B step can be driven directly (:func:`_scipy_setulb`: scipy's C version
+    of L-BFGS-B, 1.15 and later), the runs go step by step through its reverse-communication
+    interface (:func:`_lbfgsb_steps`). Otherwise (or with ``threads=True``) each
+    ``minimize`` runs in its own thread that hands its points to this one
     (:func:`_lockstep_threads`); the thread hand-offs cost about 1.5 ms per batched evaluation
     on 2 cores, some 60 ms of a 0.5 s fit (``benchmarks/bench_softdtw.py``).
     """
     setulb = None if threads else _scipy_setulb()
     if setulb is None:
         if threads is False:
-            raise RuntimeError("lockstep_minimize(threads=False) needs scipy >= 1.15")
+            raise RuntimeError("lockstep_minimize(threads=False): this scipy's L-BFGS-B step cannot be "
+                               "driven directly (see agcc.softdtw._scipy_setulb)")
         return _lockstep_threads(evaluate, x0s, tol=tol, maxiter=maxiter)
     runs = [_lbfgsb_steps(setulb, np.asarray(x0, dtype=float), tol, maxiter) for x0 in x0s]
     pending = {i: next(run) for i, run in enumerate(runs)}
@@ -753,8 +772,9 @@ class SoftDTWKMeans:
         shape = self.cluster_centers_.shape
         k = shape[0]
         groups = []  # per length group: its series sorted by cluster, as _barycenter_terms wants them
+        labels_t = torch.as_tensor(labels, device=self.device_)
         for idx, Xb, lb, xxb in self._grad_groups:
-            group_labels = torch.as_tensor(labels, device=self.device_)[idx]
+            group_labels = labels_t[idx]
             order = torch.argsort(group_labels, stable=True)
             groups.append((group_labels[order], Xb[order], lb[order], xxb[order]))
 
