@@ -285,8 +285,8 @@ def _barycenter_terms(Z: torch.Tensor, counts: list[int], X: torch.Tensor, lx: t
     ``grad z_i = 2 * (sum of E[i, j]) * z_i - 2 * sum of E[i, j] * x_j``, the second sum being one
     matrix product per cluster, (sz, B_c * m) @ (B_c * m, d). Written out because autograd's
     graph (gather of Z, cost matrices, one small matrix product per pair) cost as much as the
-    recursion itself on these batches; checked against autograd in the tests. Returns (k,) values
-    and (k, sz, d) gradients (zero for clusters without series).
+    recursion itself on these batches; checked against autograd in the tests. Returns (k,) values,
+    summed in float64, and (k, sz, d) gradients (zero for clusters without series).
     """
     k, sz, d = Z.shape
     owner = torch.repeat_interleave(torch.arange(k, device=Z.device),
