@@ -495,13 +495,11 @@ def _scipy_setulb():
             r = x - shift
             return float(np.sum(scales * r ** 2 + np.cos(3 * r))), 2 * scales * r - 3 * np.sin(3 * r)
 
-        run = _lbfgsb_steps(_lbfgsb.setulb, np.zeros(6), 1e-6, 20)
-        x = next(run)
-        try:
-            while True:
-                x = run.send(f(x))
-        except StopIteration as done:
-            ours = done.value
+        def evaluate(ids, xs):
+            out = [f(x) for x in xs]
+            return [v for v, _ in out], [g for _, g in out]
+
+        ours = _lockstep_setulb(_lbfgsb.setulb, evaluate, [np.zeros(6)], tol=1e-6, maxiter=20)[0]
         theirs = minimize(f, np.zeros(6), method="L-BFGS-B", jac=True, tol=1e-6, options=dict(maxiter=20)).x
         return _lbfgsb.setulb if np.array_equal(ours, theirs) else None
     except Exception:  # noqa: BLE001 - any failure means: use the threads
@@ -573,6 +571,12 @@ def lockstep_minimize(evaluate, x0s: list[np.ndarray], *, tol: float, maxiter: i
             raise RuntimeError("lockstep_minimize(threads=False): this scipy's L-BFGS-B step cannot be "
                                "driven directly (see agcc.softdtw._scipy_setulb)")
         return _lockstep_threads(evaluate, x0s, tol=tol, maxiter=maxiter)
+    return _lockstep_setulb(setulb, evaluate, x0s, tol=tol, maxiter=maxiter)
+
+
+def _lockstep_setulb(setulb, evaluate, x0s: list[np.ndarray], *, tol: float, maxiter: int) -> list[np.ndarray]:
+    """:func:`lockstep_minimize` through scipy's reverse-communication step ``setulb``: one
+    :func:`_lbfgsb_steps` generator per problem, advanced together."""
     runs = [_lbfgsb_steps(setulb, np.asarray(x0, dtype=float), tol, maxiter) for x0 in x0s]
     pending = {i: next(run) for i, run in enumerate(runs)}
     solutions: list = [None] * len(x0s)
