@@ -34,6 +34,7 @@ import pandas as pd
 
 from .experiments import paired_interval, parse_floats, t_interval
 from .grid import task_key
+from .methods import proposed
 from .train import VOWELS, TrainConfig, canonical, parse_vowels, task_for
 
 FACTORS = ("gamma", "beta", "soft_weights", "alpha", "k", "overlap_threshold", "vowels", "pseudo_threshold",
@@ -144,7 +145,8 @@ def ablation_design(base: TrainConfig, gammas: dict, values: dict, *, directions
         if factor not in FACTORS:
             raise ValueError(f"unknown ablation factor {factor!r}")
         for direction in directions:
-            default = replace(base, method="AG-CC", direction=direction, gamma=float(gammas[direction]), threads=1)
+            default = replace(base, method=proposed(), direction=direction, gamma=float(gammas[direction]),
+                              threads=1)
             d_value = default_value(factor, default, default_k)
             if factor in ("vowels", "soft_weights", "target_labels"):  # categories: the default first
                 vals_all = [d_value] + [v for v in vals if v != d_value]

@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.signal import stft
 
+from . import methods as registry
 from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
 from .landmarks import read_openface
@@ -220,27 +221,29 @@ def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce",
 
 
 def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
-    """Table II as bars: per direction, each model's measured mean UAR with its 95 % interval,
-    and the paper's value as a black diamond (labelled as the paper's)."""
+    """Table II as bars: per direction, each model's measured mean UAR with its 95 % interval (in
+    the method's colour, :mod:`agcc.methods`), and the paper's value as a black diamond (labelled
+    as the paper's)."""
     # each cross-corpus direction beside the upper bound of its *target* corpus (C->I with I->I)
     directions = [("C->I", "I->I"), ("I->C", "C->C")]
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
     for ax, (cross, within) in zip(axes, directions):
-        names, means, errs, paper_vals = [], [], [], []
+        names, colours, means, errs, paper_vals = [], [], [], [], []
         for method in methods:
-            direction = within if method == "Upper Bound" else cross
+            direction = within if registry.get(method).within_corpus else cross
             row = summary[(summary["model"] == method) & (summary["direction"] == direction)
                           & (summary["metric"] == metric)]
             if row.empty:
                 continue
             m, lo, hi = row[["mean", "ci_low", "ci_high"]].iloc[0]
             names.append(f"{method}\n{direction}")
+            colours.append(registry.get(method).colour)
             means.append(m)
             errs.append(0.0 if np.isnan(lo) else (hi - lo) / 2)
             key = (method, direction)
             paper_vals.append(paper.loc[key, metric] if key in paper.index else np.nan)
         x = np.arange(len(names))
-        ax.bar(x, means, yerr=errs, color=["C2" if n.startswith("AG-CC") else "C0" for n in names],
+        ax.bar(x, means, yerr=errs, color=colours,
                alpha=0.8, capsize=4, label="measured (mean, 95% CI)")
         ax.plot(x, paper_vals, "kD", ms=6, label="paper (reported)")
         ax.axhline(25.0, color="grey", ls=":", lw=1, label="chance (4 classes)")
@@ -381,7 +384,7 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
     own value) is drawn as a dotted vertical line."""
     knobs = list(dict.fromkeys(levels["knob"]))
     fig, axes = plt.subplots(2, len(knobs), figsize=(4.6 * len(knobs), 6.2), squeeze=False, sharey="row")
-    colours = {"Source only": "0.45", "PA-CC": "C0", "AG-CC": "C2", "LA-CC": "C1", "Hard-AG": "C4"}
+    colours = registry.colours()
     styles = {"C->I": "-", "I->C": "--"}
     for c, knob in enumerate(knobs):
         top, bottom = axes[0, c], axes[1, c]

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import paper
+from . import methods, paper
 from .experiments import t_interval  # noqa: F401  (re-exported: the report's intervals are the table's)
 
 HOLDS, FAILS, NOT_SHOWN, CANNOT = "holds", "does not hold", "not shown", "cannot be judged on this data"
@@ -45,9 +45,9 @@ HIGH_OVERLAP = 60.0  # "high" overlap in Table I's sense: the paper's shared clu
 VOWELS = ("a", "ə", "ɛ", "i", "æ", "u")
 EMOTION_ROWS = ("Neutral", "Happiness", "Anger", "Sadness")
 METRICS = ("4-CAT", "Neu", "Ang", "Hap", "Sad")
-MODELS = ("Upper Bound", "Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG")
+MODELS = methods.names()  # Table II's rows, in the registry's order (agcc.methods)
 CROSS_DIRECTIONS = ("C->I", "I->C")
-BASELINES = ("PA-CC", "LA-CC", "Hard-AG")  # the paper's comparisons of AG-CC (Table II)
+BASELINES = methods.names("baseline")  # the paper's comparisons of AG-CC (Table II)
 # Upper bound of a target corpus (trained and tested on it) against cross-corpus runs into it.
 UPPER_BOUND_OF = {"C->C": "I->C", "I->I": "C->I"}
 RUNS_COLUMNS = ("model", "direction", "seed", *METRICS, "val_uar", "best_epoch", "wall_s", "gamma")
@@ -700,8 +700,7 @@ def _fmt_diff(x) -> str:
 def table_ii_claims(paired_table: pd.DataFrame, runs: pd.DataFrame | None, why_runs: str = "") -> list[Claim]:
     """The paper's claims on Table II (Sec. IV)."""
     claims = []
-    words = {"PA-CC": "phoneme anchoring (PA-CC)", "LA-CC": "layer anchoring (LA-CC)",
-             "Hard-AG": "hard AG segments (Hard-AG)"}
+    words = {m: f"{methods.get(m).description} ({m})" for m in BASELINES}
     k = 0
     for baseline in BASELINES:
         for direction in CROSS_DIRECTIONS:
@@ -740,7 +739,7 @@ def table_ii_claims(paired_table: pd.DataFrame, runs: pd.DataFrame | None, why_r
 
 def _paper_binary_best() -> int:
     t = paper.table_ii()
-    cross = t[t.index.get_level_values("model").isin(["PA-CC", "LA-CC", "AG-CC", "Hard-AG"])]
+    cross = t[t.index.get_level_values("model").isin(methods.names(("proposed", "baseline")))]
     best = 0
     for direction in CROSS_DIRECTIONS:
         part = cross.xs(direction, level="direction")
@@ -752,7 +751,7 @@ def upper_bound_comparisons(runs: pd.DataFrame | None, metric: str = "4-CAT") ->
     """Upper bound of each target corpus minus every cross-corpus model into it (unpaired, Welch
     interval over seeds): C->C against the I->C runs, I->I against the C->I runs."""
     rows = []
-    models = [m for m in MODELS if m != "Upper Bound"]
+    models = methods.names(within=False)
     for ub_dir, cross_dir in UPPER_BOUND_OF.items():
         for model in models:
             if runs is None:
@@ -760,7 +759,7 @@ def upper_bound_comparisons(runs: pd.DataFrame | None, metric: str = "4-CAT") ->
             else:
                 a = runs[(runs["model"] == "Upper Bound") & (runs["direction"] == ub_dir)][metric].to_numpy(float)
                 b = runs[(runs["model"] == model) & (runs["direction"] == cross_dir)][metric].to_numpy(float)
-            if runs is not None and b.size == 0 and model == "Source only":
+            if runs is not None and b.size == 0 and methods.get(model).role == "added":
                 continue  # a run without a source-only baseline: nothing to show
             diff, low, high, n = welch_interval(a, b)
             if a.size == 0 or b.size == 0:

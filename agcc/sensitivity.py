@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import methods as registry
 from .experiments import paired_interval, parse_floats, t_interval
 from .ablations import effect
 from .grid import task_key
@@ -38,8 +39,10 @@ KNOBS = {"channel_shift": "sim_channel_shift", "landmark_noise": "sim_landmark_n
 TITLES = {"channel_shift": "acoustic channel shift (sim_channel_shift)",
           "landmark_noise": "landmark tracking noise (sim_landmark_noise)",
           "improv_intensity": "MSP-IMPROV-like emotion intensity (sim_improv_intensity)"}
-METHODS = ("Source only", "PA-CC", "AG-CC")
-BASELINES = ("Source only", "PA-CC")
+# the study's methods (registered names, agcc.methods): the proposed one against the reference
+# without alignment and the baseline that differs from it only by its anchors' grouping
+METHODS = ("Source only", "PA-CC", registry.proposed())
+BASELINES = tuple(m for m in METHODS if m != registry.proposed())
 # the corpus sizes of a setting, from the sens_* parameters
 SIZES = {"sim_crema_actors": "sens_crema_actors", "sim_crema_sentences": "sens_crema_sentences",
          "sim_improv_sessions": "sens_improv_sessions", "sim_improv_per_speaker": "sens_improv_per_speaker"}
