@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from . import methods as registry
-from .train import METRICS, TrainConfig, canonical, run_task, task_for
+from .train import DIRECTIONS, METRICS, TrainConfig, canonical, run_task, task_for
 
 
 def parse_floats(text: str) -> list[float]:
@@ -31,8 +31,8 @@ def parse_floats(text: str) -> list[float]:
 
 
 def directions_of(method: str) -> tuple[str, ...]:
-    """The directions ``method`` runs on (:meth:`agcc.methods.Method.directions`)."""
-    return registry.get(method).directions()
+    """The directions ``method`` runs on (:meth:`agcc.methods.Method.runs_on`)."""
+    return tuple(d for d in DIRECTIONS if registry.get(method).runs_on(d))
 
 
 def takes_gamma(method: str) -> bool:

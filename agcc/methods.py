@@ -48,8 +48,6 @@ if TYPE_CHECKING:  # annotations only: agcc.train imports this module
     from .train import TrainConfig, TrainingData
 
 ROLES = ("proposed", "baseline", "upper bound", "added")
-CROSS = ("C->I", "I->C")
-WITHIN = ("C->C", "I->I")
 # the settings of the triplet-anchoring methods (Eq. 2-4, the common clusters of Sec. III and
 # this book's choices for what the paper leaves open; see the replication notes)
 TRIPLET_SETTINGS = ("gamma", "alpha", "beta", "soft_weights", "centroid_distance", "normalize_embeddings",
@@ -160,9 +158,11 @@ class Method:
         self.cfg, self.data, self.batches, self.labels, self.generator = cfg, data, batches, labels, generator
 
     @classmethod
-    def directions(cls) -> tuple[str, ...]:
-        """The directions this method runs on."""
-        return WITHIN if cls.within_corpus else CROSS
+    def runs_on(cls, direction: str) -> bool:
+        """Whether this method runs on ``direction`` (``"C->I"``: source C, target I): a
+        within-corpus method from a corpus to itself, the others from one corpus to another."""
+        source, target = direction.split("->")
+        return (source == target) == cls.within_corpus
 
     def term(self, step: Step) -> Term:
         """The loss term of one step (none by default: the cross-entropy alone)."""

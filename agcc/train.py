@@ -304,9 +304,9 @@ class TrainConfig:
         method = methods.get(self.method)  # a registered method (agcc.methods)
         if self.direction not in DIRECTIONS:
             raise ValueError(f"unknown direction {self.direction!r}; choose one of {DIRECTIONS}")
-        if self.direction not in method.directions():
+        if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
-                             f"-corpus directions ({', '.join(method.directions())}), not {self.direction}")
+                             f"-corpus directions, not {self.direction}")
         if self.target_labels not in ("pseudo", "oracle"):
             raise ValueError(f"target_labels must be 'pseudo' or 'oracle', got {self.target_labels!r}")
         self.vowels = ",".join(parse_vowels(self.vowels))  # one spelling per set: stable task keys
@@ -716,12 +716,12 @@ def source_key(source: str, leave_out=()) -> str:
 @lru_cache(maxsize=None)
 def code_key(method: str) -> str:
     """The training code's key of a run of ``method`` (16 hex digits): :func:`source_key` of each
-    of :data:`TRAINING_MODULES`, where :mod:`agcc.methods` leaves out the registered method classes
-    that ``method`` does not derive from (adding or changing another method keeps this method's
-    stored runs), plus the module that registers ``method`` when it is not :mod:`agcc.methods`."""
+    of :data:`TRAINING_MODULES`, where :mod:`agcc.methods` leaves out the method classes that
+    ``method`` does not derive from (adding or changing another method keeps this method's stored
+    runs), plus the module that registers ``method`` when it is not :mod:`agcc.methods`."""
     cls = methods.get(method)
-    others = {c.__name__ for c in methods.REGISTRY.values() if c.__module__ == methods.__name__} - {
-        c.__name__ for c in cls.__mro__}
+    others = {name for name, c in vars(methods).items() if isinstance(c, type) and issubclass(c, methods.Method)
+              and c.__module__ == methods.__name__ and c not in cls.__mro__}
     h = hashlib.sha256()
     for name in TRAINING_MODULES:
         h.update(source_key(resources.files("agcc").joinpath(f"{name}.py").read_text(encoding="utf-8"),

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from agcc import methods, report
-from agcc.experiments import summarize, table_ii_runs
+from agcc.experiments import directions_of, summarize, table_ii_runs
 from agcc.methods import common_groups
 from agcc.train import (Batches, TrainConfig, canonical, code_key, run_task, source_key, start_run, task_for,
                         train_run, uar_scores)
@@ -44,7 +44,7 @@ def test_the_registry_holds_table_ii_in_order():
     assert methods.names() == ("Upper Bound", "Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG")
     assert methods.proposed() == "AG-CC" and report.BASELINES == ("PA-CC", "LA-CC", "Hard-AG")
     assert methods.names(within=True) == ("Upper Bound",)
-    assert methods.get("Upper Bound").directions() == ("C->C", "I->I")
+    assert directions_of("Upper Bound") == ("C->C", "I->I") and directions_of("LA-CC") == ("C->I", "I->C")
     assert [m for m in methods.names() if methods.get(m).uses_target] == ["PA-CC", "LA-CC", "AG-CC", "Hard-AG"]
     with pytest.raises(ValueError, match="registered methods: Upper Bound"):
         methods.get("AG-C")
@@ -64,7 +64,7 @@ def test_register_refuses_a_taken_name_and_an_unknown_role(registry):
 
 def test_canonical_keeps_only_the_hyperparameters_a_method_reads(registry):
     for name in ("Source only", "Upper Bound", "LA-CC"):
-        cfg = TrainConfig(method=name, direction=methods.get(name).directions()[0], beta=5.0, vowels="a,i")
+        cfg = TrainConfig(method=name, direction=directions_of(name)[0], beta=5.0, vowels="a,i")
         assert (canonical(cfg).beta, canonical(cfg).vowels) == (TrainConfig().beta, TrainConfig().vowels)
     assert canonical(TrainConfig(method="LA-CC", lacc_layers="1")).lacc_layers == "1"
     assert canonical(TrainConfig(method="AG-CC", lacc_layers="1")).lacc_layers == TrainConfig().lacc_layers
@@ -199,7 +199,7 @@ def test_target_labels_never_reach_training(method):
 
 def test_methods_of_one_seed_start_from_the_same_weights():
     data = toy_data(n_per_split=(16, 8, 8))
-    states = [start_run(data, TrainConfig(method=m, direction=methods.get(m).directions()[0], seed=3, **TINY))
+    states = [start_run(data, TrainConfig(method=m, direction=directions_of(m)[0], seed=3, **TINY))
               .model.state_dict() for m in methods.names(within=False)]
     for state in states[1:]:
         assert all(torch.equal(state[k], states[0][k]) for k in state if not k.endswith(("mean", "std")))
