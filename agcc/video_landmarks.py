@@ -55,6 +55,7 @@ UPSAMPLE = 0  # detector pyramid upsampling on full frames (HOG finds faces >= 8
 TRACK_MARGIN = 0.3  # search box around the previous face: its box widened by this fraction of its width per side
 TRACK_FACE_PX = 100  # the search box is rescaled so that the previous face is about this wide (HOG's window: 80)
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+SHORT_BY_S = 0.25  # decoded frames ending this much before the announced duration: reported as truncated
 
 
 def model_path(name: str = PREDICTOR_FILE) -> Path:
@@ -143,19 +144,23 @@ class FaceTracker:
         return xy, 1.0 / (1.0 + math.exp(-score))
 
 
-def read_gray_frames(path) -> Iterator[tuple[float, np.ndarray]]:
+def read_gray_frames(path, info: dict | None = None) -> Iterator[tuple[float, np.ndarray]]:
     """Decode a video: ``(timestamp, frame)`` per frame, ``timestamp`` the frame's presentation
     time in seconds from the start of the file, ``frame`` (height, width) uint8 grey.
 
     A frame without a presentation time (rare; some AVI files) gets the previous frame's time plus
-    one frame at the stream's average rate. Raises ``av.error.FFmpegError`` (or ``ValueError``
-    for a file without a video stream) when the file cannot be read.
+    one frame at the stream's average rate. ``info``, if given, receives ``duration``: the length
+    the container announces, in seconds (NaN if it announces none). Raises
+    ``av.error.FFmpegError`` (or ``ValueError`` for a file without a video stream) when the file
+    cannot be read; a file cut short simply yields fewer frames (compare with ``duration``).
     """
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.video[0]
         start = container.start_time / av.time_base if container.start_time is not None else 0.0
+        if info is not None:
+            info["duration"] = container.duration / av.time_base if container.duration else float("nan")
         rate = stream.average_rate or stream.guessed_rate
         previous = None
         for frame in container.decode(stream):
@@ -171,12 +176,20 @@ def read_gray_frames(path) -> Iterator[tuple[float, np.ndarray]]:
 @dataclass
 class VideoLandmarks:
     """One video's landmarks: ``xy`` (frames, 68, 2) pixels (0 where no face), ``success`` (frames,)
-    bool, ``confidence`` (frames,), ``timestamps`` (frames,) seconds."""
+    bool, ``confidence`` (frames,), ``timestamps`` (frames,) seconds, and the ``duration`` the
+    container announces (seconds, NaN if none)."""
 
     xy: np.ndarray
     success: np.ndarray
     confidence: np.ndarray
     timestamps: np.ndarray
+    duration: float = float("nan")
+
+    def truncated(self) -> bool:
+        """Whether the decoded frames end more than :data:`SHORT_BY_S` before the announced
+        duration (a file cut short: FFmpeg decodes what is there without an error)."""
+        step = float(np.median(np.diff(self.timestamps))) if len(self.timestamps) > 1 else 0.0
+        return bool(self.duration - (self.timestamps[-1] + step) > SHORT_BY_S)
 
 
 def video_landmarks(path, tracker: FaceTracker | None = None) -> VideoLandmarks:
@@ -184,8 +197,8 @@ def video_landmarks(path, tracker: FaceTracker | None = None) -> VideoLandmarks:
     when the video has no decodable frame, and PyAV's errors when it cannot be opened."""
     tracker = tracker or FaceTracker()
     tracker.reset()
-    xy, ok, conf, ts = [], [], [], []
-    for t, gray in read_gray_frames(path):
+    xy, ok, conf, ts, info = [], [], [], [], {}
+    for t, gray in read_gray_frames(path, info):
         points, c = tracker(gray)
         ok.append(points is not None)
         xy.append(points if points is not None else np.zeros((68, 2)))
@@ -194,7 +207,7 @@ def video_landmarks(path, tracker: FaceTracker | None = None) -> VideoLandmarks:
     if not ts:
         raise ValueError("no decodable video frame")
     return VideoLandmarks(xy=np.stack(xy), success=np.array(ok), confidence=np.array(conf),
-                          timestamps=np.array(ts))
+                          timestamps=np.array(ts), duration=info["duration"])
 
 
 def write_openface_csv(path, lm: VideoLandmarks) -> None:
@@ -263,14 +276,16 @@ def find_videos(root) -> list[Path]:
 @dataclass
 class ExtractionSummary:
     """What :func:`extract_landmarks` did: videos ``written``, ``skipped`` (CSV already complete),
-    ``failed`` (``(video, reason)``), ``no_face`` (written, but no face on any frame), the number of
-    ``frames`` processed and of ``face_frames`` among them, and the wall time."""
+    ``failed`` (``(video, reason)``; no CSV), and among those written ``no_face`` (no face on any
+    frame) and ``truncated`` (``(video, reason)``: the frames end well before the announced
+    duration); the number of ``frames`` processed and of ``face_frames`` among them; the wall time."""
 
     out_dir: Path
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     no_face: list[Path] = field(default_factory=list)
+    truncated: list[tuple[Path, str]] = field(default_factory=list)
     frames: int = 0
     face_frames: int = 0
     seconds: float = 0.0
@@ -284,6 +299,7 @@ class ExtractionSummary:
         if self.no_face:
             lines.append(f"No face on any frame of {len(self.no_face)} videos: "
                          + ", ".join(p.name for p in self.no_face[:10]) + (" ..." if len(self.no_face) > 10 else ""))
+        lines += [f"TRUNCATED {video}: {reason} (CSV written for the frames decoded)" for video, reason in self.truncated]
         lines += [f"FAILED {video}: {reason}" for video, reason in self.failed]
         return "\n".join(lines)
 
@@ -295,7 +311,10 @@ def _process(video: Path, out_dir: Path, track: bool, upsample: int) -> dict:
         write_openface_csv(out_dir / f"{video.stem}.csv", lm)
     except (av.error.FFmpegError, ValueError, OSError) as err:
         return {"video": video, "error": f"{type(err).__name__}: {err}"}
-    return {"video": video, "error": None, "frames": len(lm.success), "face_frames": int(lm.success.sum())}
+    short = (f"frames end at {lm.timestamps[-1]:.2f} s of {lm.duration:.2f} s announced"
+             if lm.truncated() else None)
+    return {"video": video, "error": None, "frames": len(lm.success), "face_frames": int(lm.success.sum()),
+            "truncated": short}
 
 
 def extract_landmarks(root, out_dir=None, *, workers: int = 0, track: bool = True, upsample: int = UPSAMPLE,
@@ -318,7 +337,8 @@ def extract_landmarks(root, out_dir=None, *, workers: int = 0, track: bool = Tru
 
     Videos whose CSV is already complete (:func:`is_complete`) are skipped, so an interrupted run
     resumes. A video that cannot be decoded is counted in ``failed`` with the reason and gets no
-    CSV; it is never silently skipped.
+    CSV; one cut short gets a CSV of the frames decoded and is listed in ``truncated``; neither is
+    ever silently skipped.
     """
     root = Path(root)
     videos = find_videos(root)
@@ -329,7 +349,7 @@ def extract_landmarks(root, out_dir=None, *, workers: int = 0, track: bool = Tru
     for v in videos:
         (summary.skipped if is_complete(out_dir / f"{v.stem}.csv") else todo).append(v)
     start = time.perf_counter()
-    results = parallel_map(partial(_process, out_dir=out_dir, track=track, upsample=upsample), todo,
+    results = [] if not todo else parallel_map(partial(_process, out_dir=out_dir, track=track, upsample=upsample), todo,
                            workers=workers, desc="landmarks", unit="video", progress=progress,
                            min_items=2, chunksize=1)
     summary.seconds = time.perf_counter() - start
@@ -342,4 +362,6 @@ def extract_landmarks(root, out_dir=None, *, workers: int = 0, track: bool = Tru
         summary.face_frames += r["face_frames"]
         if r["face_frames"] == 0:
             summary.no_face.append(r["video"])
+        if r["truncated"]:
+            summary.truncated.append((r["video"], r["truncated"]))
     return summary

@@ -143,21 +143,23 @@ def test_tracking_matches_full_detection(video, tracker):
 
 
 def test_resumes_and_reports_unreadable_videos(video, tmp_path, capsys):
-    """A second run skips the finished video; a corrupt video is counted, named, and fails the
-    command (exit status 1), without a CSV."""
+    """A corrupt video is counted, named, and fails the command (exit status 1), without a CSV;
+    a video cut short is written and reported; a second run skips the finished videos."""
     folder = tmp_path / "videos"
     folder.mkdir()
     (folder / "astronaut.flv").write_bytes(video.read_bytes())
     (folder / "broken.avi").write_bytes(b"RIFF\x00\x00\x00\x00AVI not really a video" * 10)
+    (folder / "cut.flv").write_bytes(video.read_bytes()[: video.stat().st_size // 3])
     out = tmp_path / "csv"
     assert main(["landmarks", str(folder), "--out", str(out), "--workers", "1", "--no-progress"]) == 1
     report = capsys.readouterr().out
-    assert "1 CSVs written" in report and "1 failed" in report and "broken.avi" in report
-    assert sorted(p.name for p in out.iterdir()) == ["astronaut.csv"]
+    assert "2 CSVs written" in report and "1 failed" in report and "FAILED" in report and "broken.avi" in report
+    assert "TRUNCATED" in report and "cut.flv" in report
+    assert sorted(p.name for p in out.iterdir()) == ["astronaut.csv", "cut.csv"]
     assert is_complete(out / "astronaut.csv")
     stamp = (out / "astronaut.csv").stat().st_mtime_ns
     summary = extract_landmarks(folder, out, workers=1, progress=False)
-    assert [p.name for p in summary.skipped] == ["astronaut.flv"]
+    assert [p.name for p in summary.skipped] == ["astronaut.flv", "cut.flv"]
     assert [p.name for p, _ in summary.failed] == ["broken.avi"] and summary.written == []
     assert (out / "astronaut.csv").stat().st_mtime_ns == stamp
     # a truncated CSV (no final newline) is not complete: it is redone
