@@ -115,6 +115,8 @@ class FaceTracker:
         return box, float(scores[k])
 
     def _near_previous(self, gray: np.ndarray):
+        """Search the previous face's box widened by :data:`TRACK_MARGIN` per side, rescaled so that
+        the previous face is :data:`TRACK_FACE_PX` wide: the cost no longer grows with the frame."""
         left, top, right, bottom = self.box
         w = right - left
         x0, y0 = max(0, int(left - TRACK_MARGIN * w)), max(0, int(top - TRACK_MARGIN * w))
