@@ -34,7 +34,8 @@ import pandas as pd
 
 from .experiments import paired_interval, parse_floats, t_interval
 from .grid import task_key
-from .train import VOWELS, TrainConfig, canonical, parse_vowels, task_for
+from .train import TrainConfig, canonical, parse_vowels, task_for
+from .vocab import VOWELS
 
 FACTORS = ("gamma", "beta", "soft_weights", "alpha", "k", "overlap_threshold", "vowels", "pseudo_threshold",
            "target_labels")
