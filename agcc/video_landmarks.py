@@ -323,6 +323,11 @@ def extract_landmarks(root, out_dir=None, *, workers: int = 0, track: bool = Tru
                       progress: bool = True) -> ExtractionSummary:
     """Write ``<out_dir>/<stem>.csv`` (OpenFace format) for every video below ``root``.
 
+    Videos whose CSV is already complete (:func:`is_complete`) are skipped, so an interrupted run
+    resumes. A video that cannot be decoded is counted in ``failed`` with the reason and gets no
+    CSV; one cut short gets a CSV of the frames decoded and is listed in ``truncated``; neither is
+    ever silently skipped.
+
     Parameters
     ----------
     root
@@ -336,11 +341,6 @@ def extract_landmarks(root, out_dir=None, *, workers: int = 0, track: bool = Tru
         See :class:`FaceTracker`.
     progress
         Show a progress bar (one step per video).
-
-    Videos whose CSV is already complete (:func:`is_complete`) are skipped, so an interrupted run
-    resumes. A video that cannot be decoded is counted in ``failed`` with the reason and gets no
-    CSV; one cut short gets a CSV of the frames decoded and is listed in ``truncated``; neither is
-    ever silently skipped.
     """
     root = Path(root)
     videos = find_videos(root)
