@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import methods as registry
-from .train import DIRECTIONS, METRICS, TrainConfig, canonical, run_task, task_for
+from .train import DIRECTIONS, TrainConfig, canonical, run_task, task_for
+from .vocab import METRICS
 
 
 def parse_floats(text: str) -> list[float]:

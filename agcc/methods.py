@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
 
-from .alignment import PAPER_VOWELS
 from .overlap import cluster_overlap
+from .vocab import VOWELS
 
 if TYPE_CHECKING:  # annotations only: agcc.train imports this module
     import torch
@@ -283,7 +283,7 @@ class TripletAnchoring(Method):
         common groups are then those of the restricted tokens; ``cfg.soft_weights=False`` sets
         w = 1 (an ablation); ``cfg.centroid_distance`` scales the distances (:func:`scale_distances`)."""
         tok = data.tokens
-        usable = np.isin(tok["vowel"].to_numpy(), [PAPER_VOWELS.index(v) for v in _listed(cfg.vowels)])
+        usable = np.isin(tok["vowel"].to_numpy(), [VOWELS.index(v) for v in _listed(cfg.vowels)])
         group, n, dist = cls.groups(data)
         weighted = cls.soft_weighted and cfg.soft_weights
         dist = scale_distances(dist, cfg.centroid_distance) if weighted else np.zeros((n, n))
@@ -362,7 +362,7 @@ class PACC(TripletAnchoring):
 
     @classmethod
     def groups(cls, data):
-        n = len(PAPER_VOWELS)
+        n = len(VOWELS)
         return data.tokens["vowel"].to_numpy(), n, np.zeros((n, n))
 
 
@@ -419,4 +419,4 @@ class HardAG(TripletAnchoring):
 
     @classmethod
     def groups(cls, data):
-        return data.tokens["vowel"].to_numpy(), len(PAPER_VOWELS), data.vowel_distance
+        return data.tokens["vowel"].to_numpy(), len(VOWELS), data.vowel_distance

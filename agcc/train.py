@@ -41,16 +41,11 @@ import numpy as np
 import pandas as pd
 
 from . import methods
-from .alignment import PAPER_VOWELS
-from .corpora import FOUR_CLASSES
+from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
 from .features import frame_times
 
 CORPUS_CODE = {"C": "crema_d", "I": "msp_improv"}
 DIRECTIONS = ("C->I", "I->C", "C->C", "I->I")
-METRICS = ("4-CAT", "Neu", "Ang", "Hap", "Sad")
-# Table II's per-emotion columns, in its order, with the corpora's labels
-EMOTION_COLUMNS = (("Neu", "neutral"), ("Ang", "anger"), ("Hap", "happiness"), ("Sad", "sadness"))
-VOWELS = PAPER_VOWELS
 
 
 # ------------------------------------------------------------------------------------------------
