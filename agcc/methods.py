@@ -19,7 +19,19 @@ A method is everything the training loop (:func:`agcc.train.train_run`) needs to
 
 Adding a method is one class with :func:`register` (see DomainBed's ``algorithms.py``, which this
 follows): the grids (:func:`agcc.experiments.table_ii_runs`), the report and the plots enumerate
-:data:`REGISTRY`. Registration order is Table II's row order.
+:data:`REGISTRY`. Registration order is Table II's row order. For example, a method that pulls the
+mean utterance embeddings of the source and target batches together::
+
+    @register
+    class MeanMatching(Method):
+        name, description, colour, role = "Mean matching", "mean matching", "C9", "added"
+        uses_target, hyperparameters = True, ("gamma",)
+
+        def term(self, step):
+            gap = step.out_s["utterance"].mean(0) - step.out_t["utterance"].mean(0)
+            return Term((gap ** 2).sum())
+
+``tests/test_methods.py`` trains this one into Table II's frame.
 
 Runs are tasks that may execute in other processes (:mod:`agcc.grid`); a task names its method
 by its registered name. The built-in methods register when this module is imported (every worker
