@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .corpora import corpora
 from .experiments import paired_interval, parse_floats, t_interval
 from .ablations import effect
 from .grid import task_key
@@ -75,7 +76,7 @@ def setting_params(params: dict, sim: dict) -> dict:
     out = dict(params)
     out.update({name: params[source] for name, source in SIZES.items()})
     out.update({k: sim[k] for k in KNOBS.values()})
-    out.update(crema_d_root="", msp_improv_root="", require_real_corpora=False)
+    out.update({c.root_param: "" for c in corpora()}, require_real_corpora=False)
     return out
 
 
@@ -92,26 +93,15 @@ def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = 
     """
     from .ablations import fixed_k_options
     from .clustering import cached_ag_clustering, parse_ks
-    from .corpora import read_crema_d, read_msp_improv
+    from .corpora import prepare_utterances
     from .features import extractor_from_params
-    from .io import atomic_write
     from .paths import Paths
     from .segments import prepare_segments
-    from .simulate.corpora import ensure_corpora
-    from .splits import assign_splits
     from .train import cached_training_data
 
     start = time.perf_counter()
     paths = Paths(Path(root).resolve()).make()
-    roots = ensure_corpora(params, paths, progress=progress)
-    utterances = assign_splits(
-        pd.concat([read_crema_d(roots["crema_d"], label=params["crema_label"]),
-                   read_msp_improv(roots["msp_improv"], label=params["improv_label"])], ignore_index=True),
-        seed=params["seed"], val_fraction=params["val_fraction"], test_fraction=params["test_fraction"])
-    text = utterances.to_csv(index=False).encode()
-    target = paths.tables / "utterances.csv"
-    if not target.is_file() or target.read_bytes() != text:
-        atomic_write(target, lambda fh: fh.write(text))
+    utterances, _ = prepare_utterances(params, paths, progress=progress)
     cache = Path(feature_cache) if feature_cache is not None else paths.cache / "features"
     segments = prepare_segments(utterances, extractor_from_params(params), paths.segments, cache,
                                 max_gap=params["max_gap_frames"], min_frames=params["min_token_frames"],

@@ -368,42 +368,11 @@ def _improv_evaluation(stem: str, emo: str, intensity: float, rng) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ensure_corpora(params: dict, paths, *, progress: bool = True) -> dict[str, Path]:
-    """Roots of the corpora a run uses: the real ones when given, else the simulated ones
-    (generated on first use, reused afterwards). ``params`` is a notebook's parameter dict."""
-    roots = {}
-    for name, key in (("crema_d", "crema_d_root"), ("msp_improv", "msp_improv_root")):
-        given = params.get(key, "")
-        if given:
-            if not Path(given).is_dir():
-                raise FileNotFoundError(f"{key} = {given!r} is not a folder.")
-            roots[name] = Path(given)
-        elif params.get("require_real_corpora"):
-            raise ValueError(
-                f"Profile {params.get('profile')!r} runs on the real corpora: pass "
-                f"-p {key} /path/to/{name.upper().replace('_', '-')} (see the book's "
-                "'Running on the real corpora' page)."
-            )
-    common = dict(seed=params.get("seed", 0), workers=params.get("workers", 0), progress=progress)
-    if "crema_d" not in roots:
-        roots["crema_d"] = generate_crema_d(
-            paths.sim_crema_d, n_actors=params["sim_crema_actors"],
-            n_sentences=params["sim_crema_sentences"], intensity=params["sim_crema_intensity"],
-            landmark_noise=params["sim_landmark_noise"], **common)
-    if "msp_improv" not in roots:
-        roots["msp_improv"] = generate_msp_improv(
-            paths.sim_msp_improv, n_sessions=params["sim_improv_sessions"],
-            per_speaker=params["sim_improv_per_speaker"], intensity=params["sim_improv_intensity"],
-            channel_shift=params["sim_channel_shift"], landmark_noise=params["sim_landmark_noise"],
-            **common)
-    return roots
-
-
 def manifest(root) -> dict | None:
     """The generator's manifest of a simulated corpus (``None`` for a real one)."""
     path = Path(root) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-__all__ = ["generate_crema_d", "generate_msp_improv", "ensure_corpora", "manifest",
+__all__ = ["generate_crema_d", "generate_msp_improv", "manifest",
            "render_utterance", "improv_channel"]
