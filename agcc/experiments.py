@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .corpora import cross_directions, within_directions
-from .train import METRICS, TrainConfig, canonical, run_task, task_for
+from .train import TrainConfig, canonical, run_task, task_for
+from .vocab import METRICS
 
 BASELINES = ("Source only", "PA-CC", "LA-CC", "Hard-AG")
 TAKES_GAMMA = ("AG-CC", "PA-CC", "LA-CC", "Hard-AG")

@@ -9,6 +9,7 @@ from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
 from .corpora import cross_directions, names, pair, upper_bound_of
 from .landmarks import read_openface
+from .vocab import VOWELS as VOWEL_ORDER
 
 
 def mouth_measures(xy: np.ndarray) -> dict[str, np.ndarray]:
@@ -62,9 +63,6 @@ def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = "
     ax_m.set_xlabel("Time (s)")
     fig.tight_layout()
     return fig
-
-
-VOWEL_ORDER = ("a", "ə", "ɛ", "i", "æ", "u")
 
 
 def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):

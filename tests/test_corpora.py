@@ -9,11 +9,11 @@ import pytest
 import soundfile as sf
 
 from agcc import corpora as reg
-from agcc.corpora import crema_d, msp_improv, quality_table, read_crema_d, read_evaluation, read_msp_improv, skipped
+from agcc.corpora import crema_d, read_crema_d, read_evaluation, read_msp_improv, skipped
 from agcc.experiments import directions_of
 from agcc.params import resolve, schema
 from agcc.paths import Paths
-from agcc.simulate.corpora import generate_crema_d
+from agcc.stages import quality_table, read_corpora
 from agcc.train import TrainConfig
 
 
@@ -102,7 +102,8 @@ def test_a_third_corpus_is_enumerated_everywhere(toy, tmp_path):
               "msp_improv_root": str(improv_tree(tmp_path / "I")), "toy_root": "", "toy_actors": 1,
               "toy_sentences": 1, "workers": 1}
     paths = Paths(tmp_path / "artifacts").make()
-    utterances, skips = reg.prepare_utterances(params, paths, progress=False)
+    read = read_corpora(params, paths, progress=False)
+    utterances, skips = read.utterances, read.skipped
     assert list(dict.fromkeys(utterances["corpus"])) == ["crema_d", "msp_improv", "toy"]
     toy_rows = utterances[utterances["corpus"] == "toy"]
     assert len(toy_rows) > 0 and toy_rows["split"].isin(["train", "val", "test"]).all()

@@ -28,7 +28,8 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import pandas as pd
 
-FOUR_CLASSES = ("neutral", "anger", "happiness", "sadness")
+from ..vocab import FOUR_CLASSES  # noqa: F401  (re-exported: the readers' four classes)
+
 COLUMNS = ["utt_id", "corpus", "speaker", "gender", "sentence", "emotion", "session",
            "audio_path", "landmarks_path", "alignment_path"]
 # Perceptual vote / consensus letters shared by CREMA-D's summaryTable.csv and MSP-IMPROV's Evaluation.txt.
