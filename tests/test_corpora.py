@@ -71,6 +71,7 @@ def test_corpus_parameters_are_declared_once_in_profiles_yml():
         choices = getattr(declared[corpus.label_param], "choices", None)
         assert choices is None or tuple(choices) == corpus.labels  # one list of label choices
         assert set(corpus.twin_params.values()) <= set(declared)
+        assert corpus.generator().__module__ == "agcc.simulate.corpora"  # the twin's generator resolves
 
 
 class Toy(crema_d.CremaD):

@@ -23,6 +23,7 @@ Files that cannot be used are never dropped silently: they are listed, with the 
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
@@ -60,9 +61,10 @@ class Corpus:
     layout
         The expected file layout, shown when a root holds no file of this corpus.
     twin, twin_params
-        The simulated twin: a generator of :mod:`agcc.simulate` (called as
-        ``twin(folder, seed=, workers=, progress=, **kwargs)``) and the map from its keyword
-        arguments to the parameters that set them.
+        The simulated twin: the generator in :mod:`agcc.simulate`, named ``"module:function"``
+        (called as ``function(folder, seed=, workers=, progress=, **kwargs)``; named rather than
+        imported because the generator writes the corpus's formats with this module's codes),
+        and the map from its keyword arguments to the parameters that set them.
     """
 
     name: ClassVar[str] = ""
@@ -73,7 +75,7 @@ class Corpus:
     labels: ClassVar[tuple[str, ...]] = ()
     split_unit: ClassVar[str] = ""
     layout: ClassVar[str] = ""
-    twin: ClassVar[Callable[..., Path] | None] = None
+    twin: ClassVar[str] = ""
     twin_params: ClassVar[Mapping[str, str]] = {}
 
     def read(self, root, *, label: str | None = None, landmarks_dir=None, alignments_dir=None) -> pd.DataFrame:
@@ -84,13 +86,18 @@ class Corpus:
         """The label choice a run asks for (``None``: the corpus's only labelling)."""
         return params[self.label_param] if self.label_param else None
 
+    def generator(self) -> Callable[..., Path]:
+        """The simulated twin's generator function (:attr:`twin` resolved)."""
+        if not self.twin:
+            raise ValueError(f"{self.display} has no simulated twin: pass -p {self.root_param} /path/to/it")
+        module, _, function = self.twin.partition(":")
+        return getattr(importlib.import_module(module), function)
+
     def simulate(self, folder, params: Mapping[str, Any], *, progress: bool = True) -> Path:
         """Generate (or reuse) the simulated twin under ``folder`` with the run's parameters."""
-        if self.twin is None:
-            raise ValueError(f"{self.display} has no simulated twin: pass -p {self.root_param} /path/to/it")
         kwargs = {arg: params[name] for arg, name in self.twin_params.items()}
-        return type(self).twin(folder, seed=params.get("seed", 0), workers=params.get("workers", 0),
-                               progress=progress, **kwargs)
+        return self.generator()(folder, seed=params.get("seed", 0), workers=params.get("workers", 0),
+                                progress=progress, **kwargs)
 
     def __repr__(self) -> str:
         return f"<corpus {self.name} ({self.code}, {self.display})>"

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..simulate.corpora import generate_crema_d
 from .base import LETTERS, Corpus, finish
 from .files import (files_with_suffix, find, orphan_reason, orphans, read_table, side_folders, side_index,
                     side_paths)
@@ -159,7 +158,7 @@ class CremaD(Corpus):
     labels = LABELS
     split_unit = "actor"
     layout = LAYOUT
-    twin = staticmethod(generate_crema_d)
+    twin = "agcc.simulate.corpora:generate_crema_d"
     twin_params = {"n_actors": "sim_crema_actors", "n_sentences": "sim_crema_sentences",
                    "intensity": "sim_crema_intensity", "landmark_noise": "sim_landmark_noise"}
 

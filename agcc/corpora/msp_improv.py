@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..simulate.corpora import generate_msp_improv
 from .base import LETTERS, Corpus, finish
 from .files import files_with_suffix, find, orphan_reason, orphans, read_text, side_folders, side_index, side_paths
 
@@ -163,7 +162,7 @@ class MspImprov(Corpus):
     labels = LABELS
     split_unit = "session"
     layout = LAYOUT
-    twin = staticmethod(generate_msp_improv)
+    twin = "agcc.simulate.corpora:generate_msp_improv"
     twin_params = {"n_sessions": "sim_improv_sessions", "per_speaker": "sim_improv_per_speaker",
                    "intensity": "sim_improv_intensity", "channel_shift": "sim_channel_shift",
                    "landmark_noise": "sim_landmark_noise"}

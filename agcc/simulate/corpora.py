@@ -37,6 +37,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from ..corpora.base import LETTERS
+from ..corpora.crema_d import CODES as CREMA_CODES
+from ..corpora.msp_improv import TARGETS as IMPROV_TARGETS
 from ..io import atomic_write, parallel_map
 from . import articulation, face, synth
 from .phones import words_of
@@ -47,10 +50,10 @@ SIM_VERSION = 2  # bump when the generator's output changes, so cached corpora a
 MANIFEST = "simulation.json"
 SYNTH_SR = 16000
 
-CREMA_EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness",
-                  "NEU": "neutral", "SAD": "sadness"}
-CREMA_VOTE = {"ANG": "A", "DIS": "D", "FEA": "F", "HAP": "H", "NEU": "N", "SAD": "S"}
-IMPROV_EMOTIONS = {"A": "anger", "H": "happiness", "S": "sadness", "N": "neutral"}
+# The codes of the corpora the twins imitate, as their corpus modules define them.
+CREMA_EMOTIONS = CREMA_CODES  # ANG -> anger, ... in the release's order
+CREMA_VOTE = {code: letter for code, emotion in CREMA_CODES.items() for letter, e in LETTERS.items() if e == emotion}
+IMPROV_EMOTIONS = {letter: LETTERS[letter] for letter in IMPROV_TARGETS}
 IMPROV_CATEGORY = {"A": "Angry", "H": "Happy", "S": "Sad", "N": "Neutral", "O": "Other"}
 # Share of recording types in the real corpus (R, S, T, P: 652, 620, 4381, 2785 of 8438 turns).
 IMPROV_TYPES = {"R": 652, "S": 620, "T": 4381, "P": 2785}
