@@ -170,6 +170,13 @@ def test_bad_codes_votes_and_orphan_side_files_are_reported(tmp_path):
     assert "unknown emotion code 'XYZ'" in why["1001_DFA_XYZ_XX"]
     assert why["1009_TIE_HAP_XX"] == "OpenFace CSV and MFA TextGrid without a WAV"
     assert "VoiceVote 'Q' is not a vote" in reasons(read_crema_d(root, label="voice"))["1002_DFA_SAD_XX"]
+    with summary.open("a") as fh:
+        fh.write('"4","1001_DFA_ANG_XX","S","60","S","70","S","80"\n')  # listed twice, another vote
+    voice = read_crema_d(root, label="voice")
+    assert "conflicting VoiceVote rows ('A' and 'S')" in reasons(voice)["1001_DFA_ANG_XX"]
+    assert "1001_DFA_ANG_XX" not in set(voice["utt_id"])
+    (root / "VideoDemographics.csv").write_text('"ActorID","Age","Sex"\n1001,51,"Female"\n1002,21,"Unknown"\n')
+    assert dict(zip(read_crema_d(root)["speaker"], read_crema_d(root)["gender"])) == {"1001": "F", "1002": ""}
     improv = improv_tree(tmp_path / "I", IMPROV_STEMS + ["MSP-IMPROV-S04Z-M02-S-MF01"])
     (improv / "mfa").mkdir()
     (improv / "mfa" / "MSP-IMPROV-S09N-F03-P-FM01.TextGrid").write_text("x")

@@ -71,8 +71,8 @@ def read(root, *, label: str = "acted", landmarks_dir=None, alignments_dir=None,
     label
         ``"acted"`` (default): the intended emotion of the file name. ``"voice"``, ``"face"`` or
         ``"multimodal"``: the perceived majority vote of ``summaryTable.csv`` (ties become
-        ``no_agreement``; a file without a vote ``unlabeled``; a value that is not a vote is
-        reported and the file left out).
+        ``no_agreement``; a file without a vote ``unlabeled``; a value that is not a vote, or
+        rows of one file with different votes, are reported and the file left out).
     landmarks_dir, alignments_dir
         Folders of the OpenFace CSVs and MFA TextGrids (defaults ``<root>/openface``, ``<root>/mfa``).
     drop_known_bad
@@ -93,13 +93,18 @@ def read(root, *, label: str = "acted", landmarks_dir=None, alignments_dir=None,
     demo_path = find(root, "VideoDemographics.csv", is_dir=False)
     if demo_path is not None:
         demo = read_table(demo_path, ["ActorID", "Sex"])
-        sex = {a.strip(): ("F" if s.strip().lower().startswith("f") else "M") for a, s in zip(demo["ActorID"], demo["Sex"])}
+        # "Female"/"Male"; anything else stays unknown ("") rather than a guess
+        sex = {a.strip(): {"f": "F", "m": "M"}.get(s.strip().lower()[:1], "") for a, s in zip(demo["ActorID"], demo["Sex"])}
     summary_path = find(root, "summaryTable.csv", is_dir=False)
     column = VOTE_COLUMNS.get(label)
     if summary_path is None and column:
         raise FileNotFoundError(f"label={label!r} needs summaryTable.csv, which is not under {root}")
     summary = read_table(summary_path, ["FileName", *([column] if column else [])]) if summary_path else None
-    votes = dict(zip(summary["FileName"].str.strip(), summary[column])) if column else {}
+    votes, conflicts = {}, {}
+    if column:  # a file listed twice with different votes is reported, not overwritten
+        for name, vote in zip(summary["FileName"].str.strip(), summary[column].str.strip()):
+            if votes.setdefault(name, vote) != vote:
+                conflicts[name] = f"summaryTable.csv: conflicting {column} rows ({votes[name]!r} and {vote!r})"
 
     rows, skipped_rows, seen = [], [], {}
     for wav in wavs:
@@ -119,6 +124,9 @@ def read(root, *, label: str = "acted", landmarks_dir=None, alignments_dir=None,
         if code not in CODES:
             skipped_rows.append({"utt_id": stem, "reason": f"unknown emotion code '{code}' in the file name "
                                  f"(expected {' '.join(CODES)})"})
+            continue
+        if stem in conflicts:
+            skipped_rows.append({"utt_id": stem, "reason": conflicts[stem]})
             continue
         emotion = CODES[code] if label == "acted" else _vote_emotion(votes.get(stem, ""))
         if emotion is None:
