@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from . import methods as registry
-from .train import DIRECTIONS, TrainConfig, canonical, run_task, task_for
+from .corpora import cross_directions, within_directions
+from .train import TrainConfig, canonical, run_task, task_for
 from .vocab import METRICS
 
 
@@ -32,8 +33,9 @@ def parse_floats(text: str) -> list[float]:
 
 
 def directions_of(method: str) -> tuple[str, ...]:
-    """The directions ``method`` runs on (:meth:`agcc.methods.Method.runs_on`)."""
-    return tuple(d for d in DIRECTIONS if registry.get(method).runs_on(d))
+    """The directions ``method`` runs on: each corpus with itself for a within-corpus method (the
+    upper bound), every ordered pair of corpora otherwise (:mod:`agcc.corpora`)."""
+    return tuple(within_directions() if registry.get(method).within_corpus else cross_directions())
 
 
 def takes_gamma(method: str) -> bool:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
 
+from .corpora import is_within
 from .overlap import cluster_overlap
 from .vocab import VOWELS
 
@@ -173,8 +174,7 @@ class Method:
     def runs_on(cls, direction: str) -> bool:
         """Whether this method runs on ``direction`` (``"C->I"``: source C, target I): a
         within-corpus method from a corpus to itself, the others from one corpus to another."""
-        source, target = direction.split("->")
-        return (source == target) == cls.within_corpus
+        return is_within(direction) == cls.within_corpus
 
     def term(self, step: Step) -> Term:
         """The loss term of one step (none by default: the cross-entropy alone)."""

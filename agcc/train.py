@@ -41,11 +41,9 @@ import numpy as np
 import pandas as pd
 
 from . import methods
-from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
+from .corpora import directions, source_of, target_of
 from .features import frame_times
-
-CORPUS_CODE = {"C": "crema_d", "I": "msp_improv"}
-DIRECTIONS = ("C->I", "I->C", "C->C", "I->I")
+from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
 
 
 # ------------------------------------------------------------------------------------------------
@@ -297,8 +295,8 @@ class TrainConfig:
 
     def __post_init__(self):
         method = methods.get(self.method)  # a registered method (agcc.methods)
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"unknown direction {self.direction!r}; choose one of {DIRECTIONS}")
+        if self.direction not in directions():
+            raise ValueError(f"unknown direction {self.direction!r}; choose one of {directions()}")
         if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
@@ -308,11 +306,11 @@ class TrainConfig:
 
     @property
     def source(self) -> str:
-        return CORPUS_CODE[self.direction[0]]
+        return source_of(self.direction)
 
     @property
     def target(self) -> str:
-        return CORPUS_CODE[self.direction[-1]]
+        return target_of(self.direction)
 
     @classmethod
     def from_params(cls, params: dict, **override) -> "TrainConfig":
