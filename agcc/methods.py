@@ -158,12 +158,19 @@ class Method:
     source of randomness a method may use, so that runs repeat exactly).
     """
 
+    #: Table II's row label (the ``model`` column of every table)
     name: ClassVar[str]
+    #: a few words for the report's sentences ("phoneme anchoring")
     description: ClassVar[str]
+    #: matplotlib colour in the plots
     colour: ClassVar[str]
+    #: one of :data:`ROLES`
     role: ClassVar[str]
+    #: trained and tested on one corpus (the upper bound) instead of across corpora
     within_corpus: ClassVar[bool] = False
+    #: draws a batch of unlabelled target utterances every step, for :meth:`term`
     uses_target: ClassVar[bool] = False
+    #: the :class:`agcc.train.TrainConfig` fields it reads beyond the shared ones (its run keys hold them)
     hyperparameters: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: "TrainConfig", data: "TrainingData", batches, labels: torch.Tensor,
