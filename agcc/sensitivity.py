@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import paired_interval, parse_floats, t_interval
+from .experiments import paired_interval, t_interval
 from .ablations import effect
 from .grid import task_key
 from .train import TrainConfig, canonical, task_for
@@ -55,13 +55,12 @@ def sensitivity_settings(params: dict) -> pd.DataFrame:
     """The settings of the study: one row per (knob, value), the centre (the profile's values)
     belonging to every knob. Columns ``knob, value, position, is_centre, name`` and the three
     simulator parameters. A knob whose ``sens_<knob>`` list is empty is not varied."""
-    centre = {p: float(params[p]) for p in KNOBS.values()}
+    centre = {p: params[p] for p in KNOBS.values()}
     rows = []
     for knob, param in KNOBS.items():
-        text = params[f"sens_{knob}"].strip()
-        if not text:
+        if not params[f"sens_{knob}"]:
             continue
-        values = sorted(set(parse_floats(text)) | {centre[param]})
+        values = sorted(set(params[f"sens_{knob}"]) | {centre[param]})
         for position, value in enumerate(values):
             sim = {**centre, param: value}
             rows.append({"knob": knob, "value": value, "position": position, "is_centre": value == centre[param],
@@ -91,7 +90,7 @@ def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = 
     (:func:`agcc.ablations.fixed_k_options`).
     """
     from .ablations import fixed_k_options
-    from .clustering import cached_ag_clustering, parse_ks
+    from .clustering import cached_ag_clustering
     from .corpora import read_crema_d, read_msp_improv
     from .features import extractor_from_params
     from .io import atomic_write
@@ -118,7 +117,7 @@ def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = 
                                 workers=params["workers"], progress=progress)
     k = params["n_ag_clusters"]
     options = fixed_k_options(params, k) if k else dict(
-        ks=parse_ks(params["elbow_ks"]), k=0, subsample=params["elbow_subsample"], gamma=params["softdtw_gamma"],
+        ks=params["elbow_ks"], k=0, subsample=params["elbow_subsample"], gamma=params["softdtw_gamma"],
         max_iter=params["kmeans_max_iter"], seed=params["seed"], backend=params["clustering_backend"])
     cached_ag_clustering(segments, paths.segments, paths.ag_clusters, **options)
     cached_training_data(paths, params, progress)

@@ -370,21 +370,22 @@ def _improv_evaluation(stem: str, emo: str, intensity: float, rng) -> str:
 
 def ensure_corpora(params: dict, paths, *, progress: bool = True) -> dict[str, Path]:
     """Roots of the corpora a run uses: the real ones when given, else the simulated ones
-    (generated on first use, reused afterwards). ``params`` is a notebook's parameter dict."""
+    (generated on first use, reused afterwards). ``params`` is the resolved configuration
+    (:func:`agcc.params.resolve`, ``ctx.params``)."""
     roots = {}
     for name, key in (("crema_d", "crema_d_root"), ("msp_improv", "msp_improv_root")):
-        given = params.get(key, "")
+        given = params[key]
         if given:
             if not Path(given).is_dir():
                 raise FileNotFoundError(f"{key} = {given!r} is not a folder.")
             roots[name] = Path(given)
-        elif params.get("require_real_corpora"):
+        elif params["require_real_corpora"]:
             raise ValueError(
-                f"Profile {params.get('profile')!r} runs on the real corpora: pass "
+                f"Profile {params['profile']!r} runs on the real corpora: pass "
                 f"-p {key} /path/to/{name.upper().replace('_', '-')} (see the book's "
                 "'Running on the real corpora' page)."
             )
-    common = dict(seed=params.get("seed", 0), workers=params.get("workers", 0), progress=progress)
+    common = dict(seed=params["seed"], workers=params["workers"], progress=progress)
     if "crema_d" not in roots:
         roots["crema_d"] = generate_crema_d(
             paths.sim_crema_d, n_actors=params["sim_crema_actors"],
