@@ -156,6 +156,8 @@ def _scalar(param: Parameter, value: Any) -> Any:
             raise ParameterError(f"{what}, got {value!r}.") from None
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)  # papermill -p wav2vec2_layer 6 injects an int
     if isinstance(value, bool) and kind is not bool:
         raise ParameterError(f"{what}, got bool {value!r}.")
     if not isinstance(value, kind):
@@ -244,8 +246,8 @@ def _check(param: Parameter, value: Any, depth: int, whole: Any) -> None:
 def coerce(param: Parameter, value: Any) -> Any:
     """``value`` as the parameter's type, checked against its range, choices and pattern, or
     raise :class:`ParameterError`. Strings (as typed on a command line) are parsed; other values
-    must already have the right type (an int is accepted for a float, a bool never for an int, a
-    scalar for a list of one)."""
+    must already have the right type (an int is accepted for a float, a number for a string, as
+    papermill -p parses numbers, a bool never for an int, a scalar for a list of one)."""
     typed = _typed(param, value, param.depth)
     _check(param, typed, param.depth, typed)
     return typed

@@ -11,7 +11,7 @@ import pytest
 import agcc
 from agcc.ablations import FACTORS
 from agcc.notebook import given_parameters
-from agcc.params import CROSS_CHECKS, ParameterError, profile_names, resolve, schema
+from agcc.params import CROSS_CHECKS, ParameterError, check, profile_names, resolve, schema
 from agcc.runner import declared_parameters, notebooks
 from agcc.train import VOWELS, TrainConfig
 
@@ -77,6 +77,7 @@ def test_overrides_are_parsed_to_declared_types():
     ("sens_improv_intensity", "[]", []),
     ("n_ag_clusters", "0", 0),  # 0: the elbow's k
     ("overlap_threshold", "0.5", 0.5),  # papermill -r injects a string
+    ("wav2vec2_layer", 6, "6"),  # papermill -p parses numbers
 ])
 def test_command_line_strings_become_typed_values(name, given, expected):
     assert resolve("default", {name: given})[name] == expected
@@ -149,7 +150,6 @@ PROBES = [
     ("seed", 1.5, "expects int, got float"),
     ("seed", True, "expects int, got bool"),
     ("require_real_corpora", "maybe", "expects bool"),
-    ("profile", 3, "expects str"),
     ("gamma_grid", {"a": 1}, "expects list\\[float\\], got dict"),
 ]
 
@@ -189,6 +189,8 @@ def test_unknown_parameter_and_profile_are_refused_with_a_suggestion():
         resolve("smoke", {"lrr": "0.5"})
     with pytest.raises(ParameterError, match="Unknown profile 'smok'.*Did you mean smoke"):
         resolve("smok")
+    with pytest.raises(ParameterError, match="Unknown profile '3'"):
+        resolve(check({"profile": 3})["profile"])
 
 
 def test_choices_match_the_code_that_reads_them():
