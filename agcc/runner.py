@@ -10,8 +10,8 @@
    (where ``_toc.yml`` renders it), printing each notebook's wall time and stopping at the first
    failing notebook with the failing cell and its error;
 3. records the resolved configuration, each notebook's wall time and the peak memory of its
-   kernel in ``artifacts/<profile>/run.json`` and, before building the book, writes them into the table that
-   the page *Performance* includes (:func:`write_performance_table`);
+   kernel in ``artifacts/<profile>/run.json`` and, before building the book, writes them into the
+   table that the page *Performance* includes (:func:`write_performance_table`);
 4. builds the book with Jupyter Book (``-W``: warnings are errors) and checks that
    ``_build/html/index.html`` exists.
 
