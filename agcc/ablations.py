@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .corpora import cross_directions
 from .experiments import paired_interval, t_interval
 from .clustering import ClusteringRun
 from .grid import task_key
@@ -274,7 +275,13 @@ def seeds_of(params: dict) -> list[int]:
 
 def directions_of(params: dict) -> list[str]:
     """The cross-corpus directions of the ablations (``ablation_directions``)."""
-    return list(params["ablation_directions"])  # C->I and/or I->C (checked by agcc.params)
+    out = list(params["ablation_directions"])  # typed and checked against profiles.yml's choices
+    allowed = cross_directions()
+    bad = [d for d in out if d not in allowed]
+    if bad or not out:
+        raise ValueError(f"ablation_directions must list cross-corpus directions ({', '.join(allowed)}), "
+                         f"got {params['ablation_directions']!r}")
+    return out
 
 
 def reference_levels(runs: pd.DataFrame, model: str = "Source only", metric: str = "4-CAT") -> dict:

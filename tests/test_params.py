@@ -10,10 +10,12 @@ import pytest
 
 import agcc
 from agcc.ablations import FACTORS
+from agcc.corpora import corpora, cross_directions
 from agcc.notebook import given_parameters
 from agcc.params import CROSS_CHECKS, ParameterError, check, profile_names, resolve, schema
 from agcc.runner import declared_parameters, notebooks
-from agcc.train import VOWELS, TrainConfig
+from agcc.train import TrainConfig
+from agcc.vocab import VOWELS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = notebooks(ROOT)
@@ -199,6 +201,13 @@ def test_choices_match_the_code_that_reads_them():
     assert declared["ablation_factors"].choices == FACTORS
     assert declared["vowels"].choices == VOWELS == declared["ablation_vowels"].choices
     assert tuple(declared["vowels"].default) == VOWELS
+    for name in ("ablation_directions", "sens_directions"):
+        assert list(declared[name].choices) == cross_directions(), name
+    for corpus in corpora():
+        assert corpus.root_param in declared
+        if corpus.label_param:
+            assert declared[corpus.label_param].choices == tuple(corpus.labels), corpus.label_param
+            assert declared[corpus.label_param].default == corpus.labels[0]
 
 
 def test_params_cli_lists_type_range_and_doc():
