@@ -24,14 +24,6 @@ from .train import TrainConfig, canonical, run_task, task_for
 from .vocab import METRICS
 
 
-def parse_floats(text: str) -> list[float]:
-    """``"0.3, 1"`` -> ``[0.3, 1.0]`` (at least one value)."""
-    values = [float(v) for v in str(text).split(",") if v.strip()]
-    if not values:
-        raise ValueError(f"expected a comma list of numbers, got {text!r}")
-    return values
-
-
 def directions_of(method: str) -> tuple[str, ...]:
     """The directions ``method`` runs on: each corpus with itself for a within-corpus method (the
     upper bound), every ordered pair of corpora otherwise (:mod:`agcc.corpora`)."""

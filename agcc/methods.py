@@ -233,12 +233,6 @@ def scale_distances(distance: np.ndarray, how: str) -> np.ndarray:
     raise ValueError(f"centroid_distance must be 'raw' or 'normalized', got {how!r}")
 
 
-def _listed(value, kind=str) -> list:
-    """A list setting given as a list or as a comma string."""
-    items = value.split(",") if isinstance(value, str) else value
-    return [kind(v.strip() if isinstance(v, str) else v) for v in items if not isinstance(v, str) or v.strip()]
-
-
 def anchor_set(data: "TrainingData", cfg: "TrainConfig") -> AnchorSet:
     """The anchor grouping of ``cfg.method`` (a :class:`TripletAnchoring` method) for ``cfg``'s
     direction and settings."""
@@ -302,7 +296,7 @@ class TripletAnchoring(Method):
         common groups are then those of the restricted tokens; ``cfg.soft_weights=False`` sets
         w = 1 (an ablation); ``cfg.centroid_distance`` scales the distances (:func:`scale_distances`)."""
         tok = data.tokens
-        usable = np.isin(tok["vowel"].to_numpy(), [VOWELS.index(v) for v in _listed(cfg.vowels)])
+        usable = np.isin(tok["vowel"].to_numpy(), [VOWELS.index(v) for v in cfg.vowels])
         group, n, dist = cls.groups(data)
         weighted = cls.soft_weighted and cfg.soft_weights
         dist = scale_distances(dist, cfg.centroid_distance) if weighted else np.zeros((n, n))
@@ -401,7 +395,7 @@ class LACC(Method):
 
     def __init__(self, cfg, data, batches, labels, generator):
         super().__init__(cfg, data, batches, labels, generator)
-        self.layers = _listed(cfg.lacc_layers, int)
+        self.layers = list(cfg.lacc_layers)
 
     def term(self, step: Step) -> Term:
         from .losses import coral_loss

@@ -13,11 +13,12 @@ import torch
 from agcc import methods, report
 from agcc.experiments import directions_of, summarize, table_ii_runs
 from agcc.methods import common_groups
-from agcc.train import (Batches, TrainConfig, canonical, code_key, run_task, source_key, start_run, task_for,
-                        train_run, uar_scores)
-from test_train import toy_data
+from agcc.params import defaults
+from agcc.train import (Batches, canonical, code_key, run_task, source_key, start_run, task_for, train_run,
+                        uar_scores)
+from test_train import config, toy_data
 
-TINY = dict(d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes="8,8,8", batch_size=16, lr=3e-3, max_epochs=2,
+TINY = dict(d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes=(8, 8, 8), batch_size=16, lr=3e-3, max_epochs=2,
             patience=2, threads=1, frame_pool=1)
 
 
@@ -49,7 +50,7 @@ def test_the_registry_holds_table_ii_in_order():
     with pytest.raises(ValueError, match="registered methods: Upper Bound"):
         methods.get("AG-C")
     with pytest.raises(ValueError, match="cross-corpus directions"):
-        TrainConfig(method="AG-CC", direction="C->C")
+        config(method="AG-CC", direction="C->C")
 
 
 def test_register_refuses_a_taken_name_and_an_unknown_role(registry):
@@ -63,25 +64,26 @@ def test_register_refuses_a_taken_name_and_an_unknown_role(registry):
 
 
 def test_canonical_keeps_only_the_hyperparameters_a_method_reads(registry):
+    default = config()
     for name in ("Source only", "Upper Bound", "LA-CC"):
-        cfg = TrainConfig(method=name, direction=directions_of(name)[0], beta=5.0, vowels="a,i")
-        assert (canonical(cfg).beta, canonical(cfg).vowels) == (TrainConfig().beta, TrainConfig().vowels)
-    assert canonical(TrainConfig(method="LA-CC", lacc_layers="1")).lacc_layers == "1"
-    assert canonical(TrainConfig(method="AG-CC", lacc_layers="1")).lacc_layers == TrainConfig().lacc_layers
-    pa = canonical(TrainConfig(method="PA-CC", alpha=0.5, beta=5.0))  # w = 1: beta unread
-    assert (pa.alpha, pa.beta) == (0.5, TrainConfig().beta)
-    assert canonical(TrainConfig(method="Source only", gamma=3.0)).gamma == TrainConfig().gamma
+        cfg = config(method=name, direction=directions_of(name)[0], beta=5.0, vowels=["a", "i"])
+        assert (canonical(cfg).beta, canonical(cfg).vowels) == (default.beta, default.vowels)
+    assert canonical(config(method="LA-CC", lacc_layers=[1])).lacc_layers == (1,)
+    assert canonical(config(method="AG-CC", lacc_layers=[1])).lacc_layers == default.lacc_layers
+    pa = canonical(config(method="PA-CC", alpha=0.5, beta=5.0))  # w = 1: beta unread
+    assert (pa.alpha, pa.beta) == (0.5, default.beta)
+    assert canonical(config(method="Source only", gamma=3.0)).gamma == defaults()["gamma_grid"][0]
     methods.register(type("Typo", (methods.Method,), dict(name="Typo", description="x", colour="k", role="added",
                                                           hyperparameters=("gama",))))
     with pytest.raises(ValueError, match="gama"):
-        canonical(TrainConfig())
+        canonical(config())
 
 
 def test_a_toy_method_trains_and_reaches_table_ii(registry, tmp_path):
     """Registering a method is all it takes to train it in a grid and see it in Table II's frames."""
     methods.register(MeanMatching)
     toy_data(n_per_split=(24, 8, 12)).save(tmp_path / "data")
-    runs, choice = table_ii_runs(TrainConfig(**TINY), ["Source only", "Mean matching"], tmp_path / "data",
+    runs, choice = table_ii_runs(config(**TINY), ["Source only", "Mean matching"], tmp_path / "data",
                                  tmp_path / "runs", n_seeds=2, gammas=[0.3, 1.0], directions=["C->I"], workers=1,
                                  progress=False)
     toy = runs[runs["model"] == "Mean matching"]
@@ -106,9 +108,9 @@ def test_a_worker_imports_the_module_that_registers_a_method(registry, tmp_path,
     import toy_registered  # noqa: F401  (registers "Plain toy" in this process)
 
     toy_data(n_per_split=(16, 8, 8)).save(tmp_path / "data")
-    task = task_for(TrainConfig(method="Plain toy", **{**TINY, "max_epochs": 1}), tmp_path / "data")
+    task = task_for(config(method="Plain toy", **{**TINY, "max_epochs": 1}), tmp_path / "data")
     assert task["method_module"] == "toy_registered"
-    assert "method_module" not in task_for(TrainConfig(method="AG-CC"), tmp_path / "data")
+    assert "method_module" not in task_for(config(method="AG-CC"), tmp_path / "data")
     del registry["Plain toy"], sys.modules["toy_registered"]  # a fresh worker process knows neither
     assert run_task(task)["model"] == "Plain toy"
     with pytest.raises(ValueError, match="workers=1"):
@@ -138,7 +140,7 @@ def test_eq3_weighs_the_negative_by_the_anchors_and_the_negatives_clusters():
     """One anchor in a common cluster (0), one in a cluster that is not common (2): only the first
     gives a triplet, and its soft weight is exp(-beta d(C_0, C_1)) with cluster 1 the negative's."""
     data = toy_data(n_per_split=(8, 4, 4))
-    cfg = TrainConfig(method="AG-CC", alpha=0.3, beta=0.2, **TINY)
+    cfg = config(method="AG-CC", alpha=0.3, beta=0.2, **TINY)
     batches = Batches(data, torch.device("cpu"))
     labels = torch.from_numpy(batches.label)
     agcc = methods.AGCC(cfg, data, batches, labels, torch.Generator().manual_seed(0))
@@ -183,7 +185,7 @@ def test_target_labels_never_reach_training(method):
     (Small batches and a large step, so that the model learns within 4 epochs: selecting the epoch
     on the target test labels would then pick another epoch.)"""
     data = toy_data(n_per_split=(24, 8, 12))
-    cfg = TrainConfig(method=method, direction="C->I", pseudo_threshold=0.0,
+    cfg = config(method=method, direction="C->I", pseudo_threshold=0.0,
                       **{**TINY, "batch_size": 4, "lr": 1e-2, "max_epochs": 4, "patience": 4})
     shuffled = replace(data, utterances=data.utterances.copy())
     target = (shuffled.utterances["corpus"] == cfg.target).to_numpy()
@@ -199,7 +201,7 @@ def test_target_labels_never_reach_training(method):
 
 def test_methods_of_one_seed_start_from_the_same_weights():
     data = toy_data(n_per_split=(16, 8, 8))
-    states = [start_run(data, TrainConfig(method=m, direction=directions_of(m)[0], seed=3, **TINY))
+    states = [start_run(data, config(method=m, direction=directions_of(m)[0], seed=3, **TINY))
               .model.state_dict() for m in methods.names(within=False)]
     for state in states[1:]:
         assert all(torch.equal(state[k], states[0][k]) for k in state if not k.endswith(("mean", "std")))
