@@ -37,6 +37,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from .io import BuildLocked
     from .runner import NotebookFailed, regenerate_references, run
 
     try:
@@ -52,9 +53,12 @@ def main(argv: list[str] | None = None) -> int:
             values = resolve(args.profile)
             for name, p in schema().items():
                 print(f"{name:24s} {values[name]!r:28s} {p.type:5s} {p.doc}")
-    except (ParameterError, NotebookFailed) as err:
+    except (ParameterError, NotebookFailed, BuildLocked) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2 if isinstance(err, ParameterError) else 1
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (finished runs and caches are kept)
+        print("\ninterrupted: finished runs and caches are kept; the same command resumes", file=sys.stderr)
+        return 130
     return 0
 
 

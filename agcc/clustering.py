@@ -271,11 +271,13 @@ def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRu
     import json
     from pathlib import Path
 
-    from .io import cached_by_key
+    from .io import cached_by_key, stamp_key
 
     folder, segments_folder = Path(folder), Path(segments_folder)
+    if not stamp_key(segments_folder):
+        raise FileNotFoundError(f"{segments_folder} holds no finished segment set: run notebook 01 first")
     stamp = {**options, "code": code_key(options.get("backend", "torch"))}
-    key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
+    key = hashlib.sha256((stamp_key(segments_folder) + "\n"
                           + json.dumps(stamp, sort_keys=True, default=str)).encode()).hexdigest()
     return cached_by_key(folder, key, lambda: ClusteringRun.load(folder), compute, lambda run: run.save(folder))
 

@@ -6,6 +6,7 @@
   declared (a typo in ``papermill -p``) or a value of the wrong type raises :class:`ParameterError`;
 * fixes the seeds of ``random``, NumPy and (if loaded) torch;
 * sets the plotting style and quiet, offline defaults for Hugging Face libraries;
+* makes the kernel end when the process that started it ends (:func:`agcc.io.exit_with_parent`);
 * returns a :class:`Context` with the parameters, the artifacts :class:`~agcc.paths.Paths` and a
   seeded ``numpy.random.Generator``.
 """
@@ -22,6 +23,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .io import exit_with_parent
 from .params import ParameterError, check, schema
 from .paths import Paths
 
@@ -124,6 +126,7 @@ def setup(namespace: Mapping[str, Any], *, style: bool = True) -> Context:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pass
 
+    exit_with_parent()  # a kernel whose build (runner, papermill, nbval) dies ends with it
     paths = Paths.for_profile(params["profile"], params["artifacts_dir"]).make()
     return Context(params=params, paths=paths, rng=np.random.default_rng(seed))
 
