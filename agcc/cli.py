@@ -14,6 +14,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from .params import ParameterError, resolve, schema
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2 if isinstance(err, ParameterError) else 1
     except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (finished runs and caches are kept)
+        # the notebook client's abandoned cell task would log its traceback when collected at exit
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
         print("\ninterrupted: finished runs and caches are kept; the same command resumes", file=sys.stderr)
         return 130
     return 0

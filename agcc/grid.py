@@ -39,8 +39,9 @@ def task_key(task: dict) -> str:
     return hashlib.sha256(json.dumps(task, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _timed(fn: Callable, task: dict) -> tuple[dict, dict, float]:
-    exit_with_parent()  # a worker process ends when the build that started it dies
+def _timed(fn: Callable, task: dict, build_pid: int | None = None) -> tuple[dict, dict, float]:
+    if build_pid is not None:  # a local worker process ends when the build that started it dies
+        exit_with_parent(build_pid)
     start = time.perf_counter()
     result = fn(task)
     return task, result, time.perf_counter() - start
@@ -111,7 +112,8 @@ def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engin
               + (f" ({engine})" if todo else ""), flush=True)
     if todo:
         workers = workers or os.cpu_count() or 1
-        jobs = (delayed(_timed)(fn, t) for t in todo)
+        # local workers watch this process (a task may reach a worker after the build died)
+        jobs = (delayed(_timed)(fn, t, os.getpid() if engine == "local" and workers > 1 else None) for t in todo)
         bar = tqdm(total=len(todo), desc=desc, disable=not progress, mininterval=1.0)
         if engine == "local":
             config = parallel_config(backend="loky", n_jobs=min(workers, len(todo))) if workers > 1 else \

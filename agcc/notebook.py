@@ -126,7 +126,8 @@ def setup(namespace: Mapping[str, Any], *, style: bool = True) -> Context:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pass
 
-    exit_with_parent()  # a kernel whose build (runner, papermill, nbval) dies ends with it
+    build = os.environ.get("AGCC_BUILD_PID", "")  # set by the runner for its kernels
+    exit_with_parent(int(build) if build.isdigit() else None)  # a kernel whose build dies ends with it
     paths = Paths.for_profile(params["profile"], params["artifacts_dir"]).make()
     return Context(params=params, paths=paths, rng=np.random.default_rng(seed))
 

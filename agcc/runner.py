@@ -139,6 +139,7 @@ def execute(notebook: Path, output: Path, params: Mapping[str, Any], *, root: Pa
     saved = dict(os.environ)
     os.environ.update(KERNEL_ENV)  # the kernel inherits this process's environment
     os.environ["AGCC_PROJECT_ROOT"] = str(root)
+    os.environ["AGCC_BUILD_PID"] = str(os.getpid())  # the kernel ends when this process does
     measured: dict[str, Any] = {"peak_rss_mib": None}
     start = time.perf_counter()
     try:
