@@ -165,10 +165,29 @@ def _files_of(folder: Path, stamp: Path) -> list[Path]:
                   if p.is_file() and p != stamp and ".tmp" not in p.name and not p.name.startswith("."))
 
 
+def verify_folder(folder, hint: str = "") -> None:
+    """Raise :class:`CacheError` naming the file (and ``hint``, what to run) unless every file
+    that ``folder/inputs.sha256`` lists still has its recorded digest and size."""
+    folder = Path(folder)
+    stamp = folder / "inputs.sha256"
+    try:
+        try:
+            lines = stamp.read_text().splitlines()
+        except OSError:
+            raise CacheError(f"{folder}: no finished result ({stamp.name} missing)") from None
+        listed = [line.split(" ", 2) for line in lines[1:] if line.strip()]
+        if not listed:
+            raise CacheError(f"{stamp}: lists no file digests (written by an older version)")
+        for sha, size, name in listed:
+            _verify(folder / name, sha, int(size))
+    except CacheError as err:
+        raise CacheError(f"{err}{'; ' + hint if hint else ''}") from None
+
+
 def cached_by_key(folder, key: str, load: Callable, compute: Callable, save: Callable):
     """``load()`` if ``folder/inputs.sha256`` holds ``key`` and every file it lists still has its
-    recorded digest and size; else ``compute()``, ``save(result)`` and record ``key`` with the
-    digests of the files ``save`` wrote.
+    recorded digest and size (:func:`verify_folder`); else ``compute()``, ``save(result)`` and
+    record ``key`` with the digests of the files ``save`` wrote.
 
     The stamp is removed first and written last, so a run interrupted while saving is recomputed
     next time rather than trusted; a file truncated, changed or unreadable later (or a ``load``
@@ -178,11 +197,7 @@ def cached_by_key(folder, key: str, load: Callable, compute: Callable, save: Cal
     stamp = folder / "inputs.sha256"
     if stamp_key(folder) == key:
         try:
-            listed = [line.split(" ", 2) for line in stamp.read_text().splitlines()[1:] if line.strip()]
-            if not listed:
-                raise CacheError(f"{stamp}: lists no file digests (written by an older version)")
-            for sha, size, name in listed:
-                _verify(folder / name, sha, int(size))
+            verify_folder(folder)
             return load()
         except Exception as err:  # noqa: BLE001 - anything unreadable is recomputed, never trusted
             why = str(err) if isinstance(err, CacheError) else f"{folder}: unreadable ({type(err).__name__}: {err})"

@@ -38,7 +38,7 @@ from .alignment import paper_vowel, read_textgrid
 from .audio import inspect_audio
 from .corpora import FOUR_CLASSES
 from .features import FRAME_RATE, frame_times
-from .io import atomic_write, cached_by_key, parallel_map
+from .io import atomic_write, cached_by_key, parallel_map, verify_folder
 from .landmarks import MOUTH, fill_gaps, normalize_landmarks, read_openface
 
 FRAME_HOP_S = 1.0 / FRAME_RATE  # 50 feature frames per second
@@ -91,8 +91,13 @@ class SegmentSet:
             atomic_write(folder / f"{name}.npy", lambda fh, a=arr: np.save(fh, a))
 
     @classmethod
-    def load(cls, folder) -> "SegmentSet":
+    def load(cls, folder, verify: bool = True) -> "SegmentSet":
+        """Read a set saved by :func:`prepare_segments`; ``verify`` first checks every file
+        against the digests of its stamp (:func:`agcc.io.verify_folder`: a damaged file raises
+        :class:`agcc.io.CacheError` naming it)."""
         folder = Path(folder)
+        if verify:
+            verify_folder(folder, "run the data preparation notebook (01) again to recompute it")
         read = lambda n: pd.read_csv(folder / f"{n}.csv", dtype={"speaker": str, "session": str},  # noqa: E731
                                      keep_default_na=False)
         out = cls(tokens=read("tokens"), quality=read("quality"), token_drops=read("token_drops"),
@@ -297,4 +302,5 @@ def prepare_segments(utterances: pd.DataFrame, extractor, folder, cache_dir, *, 
         return build_segments(utterances, features, failed, max_gap=max_gap, min_frames=min_frames,
                               workers=workers, progress=progress)
 
-    return cached_by_key(folder, key, lambda: SegmentSet.load(folder), compute, lambda segs: segs.save(folder))
+    return cached_by_key(folder, key, lambda: SegmentSet.load(folder, verify=False), compute,
+                         lambda segs: segs.save(folder))

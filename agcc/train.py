@@ -100,9 +100,16 @@ class TrainingData:
             fh, ag_distance=self.ag_distance, vowel_distance=self.vowel_distance))
 
     @classmethod
-    def load(cls, folder, mmap: bool = True) -> "TrainingData":
-        """Read a saved set; ``frames`` is memory-mapped (worker processes share the pages)."""
+    def load(cls, folder, mmap: bool = True, verify: bool = True) -> "TrainingData":
+        """Read a saved set; ``frames`` is memory-mapped (worker processes share the pages).
+        ``verify`` first checks the files against the digests of the folder's stamp
+        (:func:`agcc.io.verify_folder`); the grid's workers skip it (the process that started
+        them checked the folder, and hashing the frames in every worker would cost minutes)."""
+        from .io import verify_folder
+
         folder = Path(folder)
+        if verify:
+            verify_folder(folder, "run the training notebook (05) again to recompute it")
         read = lambda n: pd.read_csv(folder / f"{n}.csv", keep_default_na=False, na_values=[""])  # noqa: E731
         dist = np.load(folder / "distances.npz")
         out = cls(utterances=read("utterances"), frames=np.load(folder / "frames.npy", mmap_mode="r" if mmap else None),
@@ -278,7 +285,7 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
         return prepare_training_data(utterances, segments, np.asarray(run.labels), run, features, failed,
                                      max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"])
 
-    return cached_by_key(folder, key, lambda: TrainingData.load(folder), compute, lambda d: d.save(folder))
+    return cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -704,7 +711,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
 # ------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=2)
 def _data_in_worker(folder: str) -> TrainingData:
-    return TrainingData.load(folder)
+    return TrainingData.load(folder, verify=False)
 
 
 def run_task(task: dict) -> dict:

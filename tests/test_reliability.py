@@ -300,6 +300,15 @@ def test_a_damaged_cache_is_recomputed_with_one_line_naming_it(tmp_path, capsys,
     load(folder)  # rewritten whole
 
 
+def test_a_later_stage_reading_a_damaged_set_gets_a_clear_error(tmp_path):
+    folder = tmp_path / "segments"
+    cached_by_key(folder, "k", lambda: None, _segment_set, lambda r: r.save(folder))
+    assert len(SegmentSet.load(folder).tokens) == 2
+    _truncate(folder / "ag_frames.npy")
+    with pytest.raises(io.CacheError, match=r"ag_frames.npy: truncated \(.*\); run the data preparation notebook"):
+        SegmentSet.load(folder)
+
+
 def test_a_stamp_without_digests_or_a_failing_load_is_not_trusted(tmp_path, capsys):
     folder = tmp_path / "c"
     folder.mkdir()
