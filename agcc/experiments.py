@@ -18,7 +18,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .train import METRICS, TrainConfig, canonical, run_task, task_for
+from .train import TrainConfig, canonical, run_task, task_for
+from .vocab import METRICS
 
 CROSS = ("C->I", "I->C")
 WITHIN = ("C->C", "I->I")

@@ -8,6 +8,7 @@ from scipy.signal import stft
 from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
 from .landmarks import read_openface
+from .vocab import VOWELS as VOWEL_ORDER
 
 
 def mouth_measures(xy: np.ndarray) -> dict[str, np.ndarray]:
@@ -61,9 +62,6 @@ def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = "
     ax_m.set_xlabel("Time (s)")
     fig.tight_layout()
     return fig
-
-
-VOWEL_ORDER = ("a", "ə", "ɛ", "i", "æ", "u")
 
 
 def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):

@@ -36,10 +36,10 @@ import pandas as pd
 
 from .alignment import paper_vowel, read_textgrid
 from .audio import inspect_audio
-from .corpora import FOUR_CLASSES
 from .features import FRAME_RATE, frame_times
 from .io import atomic_write, cached_by_key, parallel_map, verify_folder
 from .landmarks import MOUTH, fill_gaps, normalize_landmarks, read_openface
+from .vocab import FOUR_CLASSES
 
 FRAME_HOP_S = 1.0 / FRAME_RATE  # 50 feature frames per second
 # a phone may end this much after the last audio sample (half of MFA's 10 ms frame shift: its

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from agcc.corpora import FOUR_CLASSES
+from agcc.vocab import FOUR_CLASSES
 from agcc.experiments import format_table_ii, paired_differences, summarize, t_interval
 from agcc.losses import ag_anchored_loss
 from agcc.model import SERModel, pool_frames, pool_spans, pooled_span
