@@ -30,6 +30,7 @@ from agcc.features import extract_features, make_extractor
 from agcc.grid import pending, results_table, run_grid
 from agcc.io import BuildLocked, atomic_write, build_lock, cached_by_key
 from agcc.landmarks import read_openface
+from agcc.params import defaults
 from agcc.segments import SegmentSet, build_segments, utterance_tokens
 from agcc.simulate import corpora as sim
 from agcc.train import TrainConfig, TrainingData, prepare_training_data, run_task, task_for
@@ -467,8 +468,8 @@ def test_training_grid_killed_half_way_resumes_to_the_table_of_a_clean_run(tmp_p
     data = toy_data(n_per_split=(8, 4, 4), n_features=4)
     data.save(tmp_path / "data")
     (tmp_path / "data" / "inputs.sha256").write_text("toy\n")
-    tiny = dict(d_model=8, n_heads=2, n_layers=1, d_ff=8, fc_sizes="8,8,8", max_epochs=2, threads=1, batch_size=8)
-    tasks = [task_for(TrainConfig(method=m, direction="C->I", seed=s, **tiny), tmp_path / "data")
+    tiny = dict(d_model=8, n_heads=2, n_layers=1, d_ff=8, fc_sizes=(8, 8, 8), max_epochs=2, threads=1, batch_size=8)
+    tasks = [task_for(TrainConfig.from_params(defaults(), method=m, direction="C->I", seed=s, **tiny), tmp_path / "data")
              for m in ("Source only", "AG-CC") for s in (0, 1)]
     runs = tmp_path / "runs"
     pid = os.fork()  # the build: a copy of this process (torch already imported), killed mid-way
@@ -478,6 +479,10 @@ def test_training_grid_killed_half_way_resumes_to_the_table_of_a_clean_run(tmp_p
             for i, task in enumerate(tasks):
                 run_grid(run_task, tasks[: i + 1], runs, workers=1, progress=False)
                 time.sleep(0.3)  # the parent's kill lands between runs or inside one
+        except BaseException:  # noqa: BLE001 - shown by the parent's assertion
+            import traceback
+
+            (tmp_path / "child.txt").write_text(traceback.format_exc())
         finally:
             os._exit(0)
     deadline = time.time() + 60
@@ -485,7 +490,8 @@ def test_training_grid_killed_half_way_resumes_to_the_table_of_a_clean_run(tmp_p
         time.sleep(0.01)
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
-    assert 0 < len(list(runs.glob("*.json"))) < len(tasks)
+    child = tmp_path / "child.txt"
+    assert 0 < len(list(runs.glob("*.json"))) < len(tasks), child.read_text() if child.is_file() else ""
     resumed = run_grid(run_task, tasks, runs, workers=1, progress=False)
     clean = run_grid(run_task, tasks, tmp_path / "clean", workers=1, progress=False)
     timing = ["wall_s", "run_wall_s", "history"]
