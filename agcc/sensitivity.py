@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import paired_interval, parse_floats, t_interval
+from .experiments import parse_floats
 from .ablations import effect
 from .grid import task_key
+from .stats import paired_interval, t_interval
 from .train import TrainConfig, canonical, task_for
 
 KNOBS = {"channel_shift": "sim_channel_shift", "landmark_noise": "sim_landmark_noise",
@@ -120,7 +121,7 @@ def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = 
     options = fixed_k_options(params, k) if k else dict(
         ks=parse_ks(params["elbow_ks"]), k=0, subsample=params["elbow_subsample"], gamma=params["softdtw_gamma"],
         max_iter=params["kmeans_max_iter"], seed=params["seed"], backend=params["clustering_backend"])
-    cached_ag_clustering(segments, paths.segments, paths.ag_clusters, **options)
+    cached_ag_clustering(segments, paths.segments, paths.ag_clusters, progress=progress, **options)
     cached_training_data(paths, params, progress)
     return paths.root / "training", time.perf_counter() - start
 

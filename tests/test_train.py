@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from agcc.corpora import FOUR_CLASSES
-from agcc.experiments import format_table_ii, paired_differences, summarize, t_interval
+from agcc.experiments import format_table_ii, paired_differences, summarize
+from agcc.stats import t_interval
 from agcc.losses import ag_anchored_loss
 from agcc.model import SERModel, pool_frames, pool_spans, pooled_span
 from agcc.train import (TrainConfig, TrainingData, anchor_set, build_model, common_groups, frame_rows,
@@ -252,7 +253,7 @@ def test_training_notebooks_declare_the_same_parameters():
     found = {nb.stem[:2]: [] for nb in notebooks(project_root())}
     for nb in notebooks(project_root()):
         found[nb.stem[:2]].append(nb)
-    assert len(found["05"]) == len(found["06"]) == 1 and len(found["07"]) >= 1
+    assert len(found["05"]) == len(found["06"]) == len(found["07"]) == len(found["08"]) == 1
     names = [set(declared_parameters(nb)) for nb in found["05"] + found["06"]]
     assert names[0] == names[1]
     mapping = {"alpha": "loss_alpha", "beta": "loss_beta"}
@@ -261,7 +262,7 @@ def test_training_notebooks_declare_the_same_parameters():
                                                                           "vowels"}
     assert needed <= names[0], needed - names[0]
     training = _parameter_cell(found["05"][0])
-    for nb in found["06"] + found["07"]:
+    for nb in found["06"] + found["07"] + found["08"]:  # 07 ablations, 08 sensitivity
         values = _parameter_cell(nb)
         assert set(training) <= set(values), (nb.name, set(training) - set(values))
         assert {k: values[k] for k in training} == training, nb.name
@@ -316,7 +317,7 @@ def test_torch_device_falls_back_to_the_cpu():
 
 
 def test_paired_interval_pairs_by_seed():
-    from agcc.experiments import paired_interval
+    from agcc.stats import paired_interval
 
     a = pd.Series([60.0, 62.0, 64.0, 99.0], index=[0, 1, 2, 7])  # seed 7 has no partner
     b = pd.Series([55.0, 56.0, 58.0], index=[2, 1, 0])  # other order: matched by seed, not position
