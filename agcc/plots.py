@@ -388,7 +388,7 @@ def plot_spectra(spectra: dict, *, title: str = "", fmax: float = 8000.0):
 
 
 # ------------------------------------------------------------------------------------------------
-# Ablations and sensitivity (notebook 07)
+# Ablations and sensitivity (notebooks 07 and 08)
 # ------------------------------------------------------------------------------------------------
 def plot_ablation(summary, factor: str, title: str, reference=None, metric: str = "4-CAT"):
     """One ablation (:func:`agcc.ablations.ablation_summary` rows of ``factor``): left, the mean
@@ -475,7 +475,7 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
     return fig
 
 
-def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=8, weight="normal", align="center"):
+def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=MIN_FONT_PT, weight="normal", align="center"):
     """A rounded box with its lower-left corner at (x, y) in axes units; returns its centre."""
     from matplotlib.patches import FancyBboxPatch
 
@@ -487,7 +487,7 @@ def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=8, weight="normal
     return x + w / 2, y + h / 2
 
 
-def _arrow(ax, start, end, text="", color="0.2", ls="-", rad=0.0, size=7):
+def _arrow(ax, start, end, text="", color="0.2", ls="-", rad=0.0, size=MIN_FONT_PT):
     ax.annotate("", xy=end, xytext=start, xycoords="axes fraction", textcoords="axes fraction",
                 arrowprops=dict(arrowstyle="-|>", color=color, lw=1.1, ls=ls, shrinkA=0, shrinkB=0,
                                 connectionstyle=f"arc3,rad={rad}"))
@@ -502,7 +502,11 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     (unlabelled) batches through one shared encoder, token pooling into the AG-anchored loss
     (Eq. 2-3) and the classifier into the cross-entropy loss, combined by Eq. 4. Every layer and
     size is read from ``model`` (:meth:`~agcc.model.SERModel.describe` and its modules); ``k`` is
-    the AG clustering's number of clusters, ``n_common`` how many are common to both corpora."""
+    the AG clustering's number of clusters, ``n_common`` how many are common to both corpora.
+
+    The one figure wider than :data:`MAX_WIDTH_IN` (12.2 in: four columns of boxes): pages show it
+    across the full width of the page, margin included (cell tag ``full-width``), where its
+    9-point text stays at 9 px or more."""
     rows = model.describe()
     d_model = model.config["d_model"]
     n_params = sum(p.numel() for p in model.parameters())
@@ -511,14 +515,14 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     src_c, tgt_c, loss_c, shared_c = "#dbe9f6", "#fde3cf", "#e5f5e0", "#f2f2f2"
     src_a, tgt_a = "#2b6ca3", "#d0661c"  # arrow colours of the source and target paths
 
-    fig = plt.figure(figsize=(13, 6.8))
+    fig = plt.figure(figsize=(12.2, 7.0))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     n_feat = model.config["n_features"]
     s_in = _box(ax, 0.01, 0.70, 0.14, 0.12, f"Source batch\nlabelled, {cfg.batch_size} utterances\n"
-                                              f"frames T × {n_feat}", face=src_c, size=8.5)
+                                              f"frames T × {n_feat}", face=src_c, size=MIN_FONT_PT)
     t_in = _box(ax, 0.01, 0.49, 0.14, 0.12, f"Target batch\nunlabelled, {cfg.batch_size} utterances\n"
-                                              f"frames T × {n_feat}", face=tgt_c, size=8.5)
+                                              f"frames T × {n_feat}", face=tgt_c, size=MIN_FONT_PT)
 
     # the shared encoder, one box per block as read from the model
     x0, w, h, gap, top = 0.20, 0.27, 0.068, 0.035, 0.80
@@ -529,9 +533,9 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     ax.add_patch(Rectangle((x0 - 0.012, frame_bottom), w + 0.024, top + h + 0.02 - frame_bottom, fill=False,
                            ls="--", ec="0.4", lw=1.0, transform=ax.transAxes))
     ax.text(x0 + w / 2, top + h + 0.035, "shared encoder (the same weights for both corpora)", ha="center",
-            fontsize=9.5, weight="bold", transform=ax.transAxes)
+            fontsize=11.5, weight="bold", transform=ax.transAxes)
     for i, ((name, shape), y) in enumerate(zip(encoder_rows, ys)):
-        _box(ax, x0, y, w, h, f"{name}\n[{shape}]", face=shared_c, size=8)
+        _box(ax, x0, y, w, h, f"{name}\n[{shape}]", face=shared_c, size=MIN_FONT_PT)
         if i:
             _arrow(ax, (x0 + w / 2, ys[i - 1]), (x0 + w / 2, y + h))
     _arrow(ax, (0.15, s_in[1]), (x0, top + 0.045), color=src_a)
@@ -539,23 +543,25 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     out_y = ys[-1] + h / 2  # the encoder's output frames
 
     # classifier branch
-    utt = _box(ax, 0.53, 0.74, 0.16, 0.09, f"utterance embedding:\nmean over valid frames [{d_model}]", size=8)
+    utt = _box(ax, 0.53, 0.74, 0.16, 0.09, f"utterance embedding:\nmean over valid\nframes [{d_model}]", size=MIN_FONT_PT)
     fc_text = "\n".join(f"{name} [{shape}]" for name, shape in fc_rows)
-    fc = _box(ax, 0.53, 0.47, 0.16, 0.21, f"fully connected classifier\n{fc_text}", size=8)
+    fc = _box(ax, 0.53, 0.47, 0.16, 0.21, f"fully connected classifier\n{fc_text}", size=MIN_FONT_PT)
     _arrow(ax, (x0 + w + 0.012, out_y + 0.02), (0.53, utt[1]), rad=0.15)
     _arrow(ax, (utt[0], 0.74), (utt[0], 0.68))
     ce = _box(ax, 0.74, 0.79, 0.245, 0.10, "L_ER: cross-entropy\non the source's emotion labels", face=loss_c,
-              size=9, weight="bold")
-    _arrow(ax, (0.69, 0.64), (0.74, ce[1]), "source logits", color=src_a, rad=-0.25)
+              size=10, weight="bold")
+    _arrow(ax, (0.69, 0.64), (0.74, ce[1]), color=src_a, rad=-0.25)
+    ax.text(0.745, 0.70, "source logits", ha="left", va="center", fontsize=MIN_FONT_PT, color=src_a,
+            transform=ax.transAxes)
     pseudo_text = (f"target pseudo-labels: the prediction,\nwhere its softmax ≥ {cfg.pseudo_threshold:g} (no gradient)"
                    if cfg.target_labels == "pseudo" else "target anchors' emotion:\nTRUE target labels (oracle diagnostic)")
-    pl = _box(ax, 0.74, 0.56, 0.245, 0.10, pseudo_text, face=tgt_c, size=8)
+    pl = _box(ax, 0.74, 0.56, 0.245, 0.10, pseudo_text, face=tgt_c, size=MIN_FONT_PT)
     _arrow(ax, (0.69, 0.53), (0.74, pl[1]), color=tgt_a, rad=0.15)
-    ax.text(0.712, 0.525, "target\nlogits", ha="center", va="top", fontsize=7, color=tgt_a, transform=ax.transAxes)
+    ax.text(0.712, 0.525, "target\nlogits", ha="center", va="top", fontsize=MIN_FONT_PT, color=tgt_a, transform=ax.transAxes)
 
     # token branch
     tok = _box(ax, 0.53, 0.22, 0.16, 0.14, f"token pooling: mean of the\nencoder frames of each\nvowel token -> z [{d_model}]"
-               + ("\nL2-normalised" if cfg.normalize_embeddings else ""), size=8)
+               + ("\nL2-normalised" if cfg.normalize_embeddings else ""), size=MIN_FONT_PT)
     _arrow(ax, (x0 + w + 0.012, out_y - 0.02), (0.53, tok[1] + 0.03), rad=-0.15)
     w_text = (f"w = exp(−{cfg.beta:g} · d(C_ki, C_kn))   (Eq. 3)" if cfg.soft_weights else "w = 1 (soft weights off)")
     ag = _box(ax, 0.74, 0.13, 0.245, 0.32,
@@ -564,25 +570,25 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
               "positive z_p: source token, same cluster\n    and same emotion\n"
               "negative z_n: source token, other cluster,\n    same emotion\n"
               f"[ d(z_i, z_p) − w · d(z_i, z_n) + {cfg.alpha:g} ]+\n{w_text}",
-              face=loss_c, size=8)
+              face=loss_c, size=MIN_FONT_PT)
     _arrow(ax, (0.69, tok[1]), (0.74, tok[1]))
-    ax.text(0.715, tok[1] + 0.02, "z_s, z_t", ha="center", fontsize=7, transform=ax.transAxes)
+    ax.text(0.715, tok[1] + 0.03, "z_s, z_t", ha="center", fontsize=MIN_FONT_PT, transform=ax.transAxes)
     _arrow(ax, (pl[0], 0.56), (pl[0], 0.45), color=tgt_a, ls="--")
-    ax.text(pl[0] + 0.005, 0.505, "anchors' emotion", fontsize=7, color=tgt_a, transform=ax.transAxes)
+    ax.text(pl[0] + 0.005, 0.505, "anchors' emotion", fontsize=MIN_FONT_PT, color=tgt_a, transform=ax.transAxes)
     common = "" if n_common is None else f", {n_common} common to both corpora"
     clusters = _box(ax, x0, 0.03, w, 0.12,
                     f"AG cluster of every vowel token: soft-DTW\nk-means of lip landmarks 48-59 (Sec. II-C)\n"
-                    f"k = {k}{common} (overlap ≥ {100 * cfg.overlap_threshold:g} %)", face="#efe6f5", size=8)
+                    f"k = {k}{common} (overlap ≥ {100 * cfg.overlap_threshold:g} %)", face="#efe6f5", size=MIN_FONT_PT)
     _arrow(ax, (x0 + w, clusters[1]), (0.74, 0.17))
-    ax.text(0.62, 0.09, "cluster of each token, centroid distances", ha="center", va="top", fontsize=7,
+    ax.text(0.62, 0.09, "cluster of each token, centroid distances", ha="center", va="top", fontsize=MIN_FONT_PT,
             transform=ax.transAxes)
 
     ax.text(0.862, 0.955, f"L_Total = L_ER + γ · L_AG   (Eq. 4, γ = {cfg.gamma:g})", ha="center", va="center",
-            fontsize=10, weight="bold", transform=ax.transAxes, bbox=dict(boxstyle="round", fc="white", ec="0.3"))
+            fontsize=11, weight="bold", transform=ax.transAxes, bbox=dict(boxstyle="round", fc="white", ec="0.3"))
     _arrow(ax, (ce[0], 0.89), (ce[0], 0.93))
     ax.annotate("", xy=(0.99, 0.93), xytext=(0.99, 0.45), xycoords="axes fraction",
                 arrowprops=dict(arrowstyle="-|>", color="0.2", lw=1.1))
-    ax.text(0.01, 0.955, f"AG-CC as built here: {n_params:,} trainable parameters", fontsize=9.5,
+    ax.text(0.01, 0.955, f"AG-CC as built here: {n_params:,} trainable parameters", fontsize=11.5,
             transform=ax.transAxes, va="center")
-    ax.text(0.01, 0.42, "blue: source path\norange: target path", fontsize=7.5, transform=ax.transAxes, va="top")
+    ax.text(0.01, 0.42, "blue: source path\norange: target path", fontsize=MIN_FONT_PT, transform=ax.transAxes, va="top")
     return fig

@@ -131,3 +131,25 @@ def test_performance_table_is_written_from_the_record(tmp_path):
     assert "(2026-01-01 00:00) it took 33.3 s" in text
     runner.write_performance_table(record, None, path)
     assert "previous build" not in path.read_text()
+
+
+def test_kernels_are_quiet_ipc_and_not_interrupted_at_shutdown(monkeypatch):
+    import asyncio
+    import os
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    manager = runner._peak_memory_kernel_manager({})()
+    assert manager.transport == ("ipc" if os.name == "posix" else "tcp")  # no "TCP without encryption" warning
+    sent = []
+
+    async def interrupt(self):  # stands in for jupyter_client's SIGINT to the kernel
+        sent.append("SIGINT")
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == []  # a shutdown begins with no SIGINT: no "KeyboardInterrupt caught in kernel"
+    manager.shutting_down = False
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == ["SIGINT"]  # a user's interrupt still goes through

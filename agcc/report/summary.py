@@ -144,8 +144,9 @@ def _reproduced(present: Iterable[str]) -> str:
 def opening(params: Mapping, claims: list[Claim], long: pd.DataFrame, *, utterances=None,
             present: Iterable[str] = (), ablations=None, sensitivity=None,
             why_ablations: str = "", why_sensitivity: str = "") -> str:
-    """The report's first paragraphs (Markdown): what was reproduced, how closely, on which data,
-    the verdicts in one line, and the ablation and sensitivity findings in a sentence each."""
+    """The report's first paragraphs (Markdown): what was reproduced, on which data, with which
+    setup differences (:func:`setup_differences`), how closely (the verdicts in one line and
+    :func:`closeness`), and the ablation and sensitivity findings in a sentence each."""
     counts = verdict_counts(claims)
     sizes = corpus_sizes(utterances)
     data = ("the **real corpora**" if not is_simulated(params) else "**simulated corpora** standing in for "
@@ -156,9 +157,14 @@ def opening(params: Mapping, claims: list[Claim], long: pd.DataFrame, *, utteran
     t1 = [c for c in claims if c.id.startswith("T1")]
     t2 = [c for c in claims if c.id.startswith("T2")]
     held = lambda cs: sum(c.verdict == HOLDS for c in cs)  # noqa: E731
+    setup = setup_differences(params, utterances)
+    differing = setup[(setup["differs"] == "yes") & ~setup["setting"].str.contains(":")]  # corpora said above
     lines = [
         f"**What was reproduced.** This build regenerated {_reproduced(present)} of the paper on {data}, "
         f"profile `{params.get('profile', '?')}`.",
+        "**Setup differences from the paper** (Table 9.1): " + ("none" if differing.empty else "; ".join(
+            f"{what} {mine} instead of {theirs.split(' (')[0]}"
+            for what, mine, theirs in zip(differing["setting"], differing["this run"], differing["paper"]))) + ".",
         f"**How closely.** Of the paper's {int(counts.sum())} claims judged below, {int(counts[HOLDS])} "
         f"{'holds' if counts[HOLDS] == 1 else 'hold'} on this data ({held(t1)} of {len(t1)} on Table I, {held(t2)} of {len(t2)} on Table II); "
         f"on Table II {closeness(long)}.",
@@ -168,33 +174,38 @@ def opening(params: Mapping, claims: list[Claim], long: pd.DataFrame, *, utteran
     return "\n\n".join(lines)
 
 
-def interval_cell(mean, low, high, digits: int = 1) -> str:
+def interval_cell(mean, low, high, digits: int = 1, signed: bool = False) -> str:
     """``"57.4 [55.0, 59.8]"``, ``"57.4"`` without an interval, ``"–"`` without a value."""
     if not finite(mean):
         return "–"
-    if not finite(low, high):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+    f = f"{{:{'+' if signed else ''}.{digits}f}}".format
+    return f(mean) if not finite(low, high) else f"{f(mean)} [{f(low)}, {f(high)}]"
+
+
+def _stacked(measured: str, paper_value, delta=None, digits: int = 1, signed: bool = False) -> str:
+    """One cell: this run's value, and under it the paper's (and measured − paper), each on a
+    line of its own so that the table fits the page (HTML; the page's CSS class ``agcc-paper``)."""
+    theirs = "–" if not finite(paper_value) else f"{paper_value:{'+' if signed else ''}.{digits}f}"
+    below = f"paper {theirs}" + ("" if delta is None else
+                                 f"<br>Δ {'–' if not finite(delta) else f'{delta:+.{digits}f}'}")
+    return f'{measured}<br><span class="agcc-paper">{below}</span>'
 
 
 def table_ii_compare(long: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """Table II as one table a reader can compare: rows model × direction, and per metric three
-    columns — ``measured`` (mean [95 % interval] over seeds), ``paper`` and ``Δ`` (measured −
-    paper). Cells the paper lacks (e.g. source only) or this run lacks show "–"."""
+    """Table II as one table a reader can compare: rows model × direction, columns the metrics;
+    per cell this run's mean, its [95 % interval] over seeds and, under them, the paper's value and
+    Δ = measured − paper ("–" where one side has no such cell, e.g. the paper's source only).
+    Cells are HTML (two lines), for :func:`agcc.pages.table`."""
     if long.empty:
         return pd.DataFrame()
     rows = {}
     for r in long.itertuples(index=False):
-        key = (r.model, r.direction)
-        row = rows.setdefault(key, {})
-        row[(r.metric, "measured")] = interval_cell(r.mean, r.ci_low, r.ci_high, digits)
-        row[(r.metric, "paper")] = "–" if not finite(r.paper) else f"{r.paper:.{digits}f}"
         delta = r[long.columns.get_loc("measured - paper")]  # not an identifier: read by position
-        row[(r.metric, "Δ")] = "–" if not finite(delta) else f"{delta:+.{digits}f}"
+        rows.setdefault((r.model, r.direction), {})[r.metric] = _stacked(
+            interval_cell(r.mean, r.ci_low, r.ci_high, digits).replace(" [", "<br>["), r.paper, delta, digits)
     order = _row_order(pd.DataFrame(list(rows), columns=["model", "direction"]))
     index = pd.MultiIndex.from_frame(order)
-    columns = pd.MultiIndex.from_tuples([(m, part) for m in METRICS for part in ("measured", "paper", "Δ")
-                                         if any((m, part) in v for v in rows.values())])
+    columns = [m for m in METRICS if any(m in v for v in rows.values())]
     return pd.DataFrame([rows[k] for k in index], index=index, columns=columns).fillna("–")
 
 
@@ -210,17 +221,15 @@ def reproduced(paths) -> list[str]:
 
 
 def paired_compare(pairs: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """:func:`agcc.report.paired_comparisons` as one table: rows baseline × direction, per metric
-    ``measured`` (AG-CC − baseline, mean [95 % interval] over seeds) and ``paper``."""
+    """:func:`agcc.report.paired_comparisons` as one table: rows baseline × direction, columns
+    the metrics; per cell AG-CC − baseline, mean [95 % interval] over seeds, and under it the
+    paper's difference (HTML cells, as :func:`table_ii_compare`)."""
     if pairs.empty:
         return pd.DataFrame()
     rows = {}
     for r in pairs.itertuples(index=False):
-        row = rows.setdefault((r.baseline, r.direction), {})
-        row[(r.metric, "measured")] = ("–" if not finite(r.measured) else
-                                       f"{r.measured:+.{digits}f}" + ("" if not finite(r.ci_low, r.ci_high)
-                                                                      else f" [{r.ci_low:+.{digits}f}, {r.ci_high:+.{digits}f}]"))
-        row[(r.metric, "paper")] = "–" if not finite(r.paper) else f"{r.paper:+.{digits}f}"
-    columns = pd.MultiIndex.from_tuples([(m, part) for m in METRICS for part in ("measured", "paper")])
+        rows.setdefault((r.baseline, r.direction), {})[r.metric] = _stacked(
+            interval_cell(r.measured, r.ci_low, r.ci_high, digits, signed=True).replace(" [", "<br>["), r.paper, None,
+            digits, signed=True)
     index = pd.MultiIndex.from_tuples(list(rows), names=["baseline", "direction"])
-    return pd.DataFrame([rows[k] for k in index], index=index, columns=columns).fillna("–")
+    return pd.DataFrame([rows[k] for k in index], index=index, columns=list(METRICS)).fillna("–")
