@@ -33,9 +33,13 @@ import numpy as np
 import pandas as pd
 
 from .experiments import parse_floats
+from .clustering import ClusteringRun
 from .grid import task_key
+from .segments import SegmentSet
+from .stages import ag_clustering
 from .stats import CANNOT, FAILS, HOLDS, interval_verdict, paired_interval, t_interval
-from .train import VOWELS, TrainConfig, canonical, parse_vowels, task_for
+from .train import TrainConfig, cached_training_data, canonical, parse_vowels, task_for
+from .vocab import VOWELS
 
 FACTORS = ("gamma", "beta", "soft_weights", "alpha", "k", "overlap_threshold", "vowels", "pseudo_threshold",
            "target_labels")
@@ -238,8 +242,6 @@ def reading(summary: pd.DataFrame, factor: str, metric: str = "4-CAT") -> str:
 
 def main_clustering_k(paths) -> int:
     """The number of clusters of notebook 02's AG model."""
-    from .clustering import ClusteringRun
-
     return int(ClusteringRun.load(paths.ag_clusters).k)
 
 
@@ -247,15 +249,10 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
     """Training data for AG clusterings with each k of ``ks``: k -> training data folder.
 
     The k of notebook 02's model uses its training data (``training/``). Any other k is fitted by
-    :func:`agcc.clustering.cached_ag_clustering` with notebook 02's options but that k into
+    :func:`agcc.stages.ag_clustering` with notebook 02's options but that k into
     ``ablations/k<k>/ag_clusters``, and its training data (:func:`agcc.train.cached_training_data`)
-    go to ``ablations/k<k>/training``; both are cached. The elbow search, which cannot choose
-    anything when k is given, is reduced to k itself on k tokens (:func:`fixed_k_options`).
+    go to ``ablations/k<k>/training``; both are cached.
     """
-    from .clustering import cached_ag_clustering
-    from .segments import SegmentSet
-    from .train import cached_training_data
-
     main_k = main_clustering_k(paths)
     out, segments = {}, None
     for k in sorted({int(k) for k in ks}):
@@ -264,19 +261,10 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
             continue
         folder = paths.root / "ablations" / f"k{k}"
         segments = segments or SegmentSet.load(paths.segments)
-        cached_ag_clustering(segments, paths.segments, folder / "ag_clusters", **fixed_k_options(params, k))
+        ag_clustering(params, paths, segments, k=k, folder=folder / "ag_clusters")
         cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training")
         out[k] = folder / "training"
     return out
-
-
-def fixed_k_options(params: dict, k: int) -> dict:
-    """Options of :func:`agcc.clustering.cached_ag_clustering` for a model with ``k`` clusters
-    fitted like notebook 02's (all validation tokens, soft-DTW gamma, iterations, seed, backend). With
-    ``ks=[k]`` the elbow search chooses nothing, so it runs on ``k`` tokens only: the final model,
-    fitted on every validation token with the same seed, does not depend on it."""
-    return dict(ks=[int(k)], k=int(k), subsample=int(k), gamma=params["softdtw_gamma"],
-                max_iter=params["kmeans_max_iter"], seed=params["seed"], backend=params["clustering_backend"])
 
 
 def seeds_of(params: dict) -> list[int]:

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 from praatio import textgrid
 
-PAPER_VOWELS = ("a", "ə", "ɛ", "i", "æ", "u")
+from .vocab import VOWELS as PAPER_VOWELS
+
 _ARPA = {"AA": "a", "EH": "ɛ", "IY": "i", "AE": "æ", "UW": "u"}
 _IPA = {"ɑ": "a", "ɑː": "a", "a": "a", "ə": "ə", "ɛ": "ɛ", "i": "i", "iː": "i", "æ": "æ",
         "u": "u", "uː": "u", "ʉ": "u", "ʉː": "u"}

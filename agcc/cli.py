@@ -1,4 +1,4 @@
-"""Command line: ``python -m agcc build|refs|params``.
+"""Command line: ``python -m agcc build|refs|params|landmarks``.
 
 Examples
 --------
@@ -10,6 +10,9 @@ Examples
     Regenerate the nbval reference notebooks in ``tests/notebooks/`` (smoke profile).
 ``python -m agcc params --profile paper``
     List every parameter with its value in a profile and its meaning.
+``python -m agcc landmarks /data/CREMA-D --workers 2``
+    Write the 68 face landmarks of every video as OpenFace CSVs in ``/data/CREMA-D/openface/``
+    (:mod:`agcc.video_landmarks`; needs the ``video`` extra).
 """
 from __future__ import annotations
 
@@ -32,11 +35,40 @@ def _parser() -> argparse.ArgumentParser:
     refs.add_argument("--only", nargs="+", help="notebooks to regenerate (stem or NN prefix)")
     params = sub.add_parser("params", help="list the parameters of a profile")
     params.add_argument("--profile", default="default")
+    lm = sub.add_parser("landmarks", help="68 face landmarks of every video, as OpenFace CSVs (needs the video extra)")
+    lm.add_argument("root", help="a CREMA-D or MSP-IMPROV root, a folder of videos, or one video")
+    lm.add_argument("--out", help="folder of the CSVs (default: <root>/openface, where the book looks)")
+    lm.add_argument("--workers", type=int, help="processes over videos (default: one per core)")
+    lm.add_argument("--upsample", type=int, help="detector upsamplings on full frames (for faces under 80 px)")
+    lm.add_argument("--no-track", action="store_true", help="detect on every full frame (no tracking)")
+    lm.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
+
+
+def _landmarks(args) -> int:
+    """``landmarks``: run :func:`agcc.video_landmarks.extract_landmarks`, print its summary;
+    exit status 1 when any video failed. Options left out keep the function's defaults."""
+    try:
+        from .video_landmarks import extract_landmarks
+    except ImportError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    options = {"workers": args.workers, "upsample": args.upsample}
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        summary = extract_landmarks(args.root, args.out, track=not args.no_track,
+                                    progress=not args.no_progress, **options)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary)
+    return 1 if summary.failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "landmarks":
+        return _landmarks(args)
     from .runner import NotebookFailed, regenerate_references, run
 
     try:

@@ -257,7 +257,9 @@ def code_key(backend: str) -> str:
 
     h = hashlib.sha256(resources.files("agcc").joinpath("clustering.py").read_bytes())
     if backend == "torch":
-        h.update(resources.files("agcc").joinpath("softdtw.py").read_bytes())
+        package = resources.files("agcc").joinpath("softdtw")
+        for name in ("kernel.py", "lbfgs.py", "kmeans.py"):
+            h.update(package.joinpath(name).read_bytes())
     else:
         h.update(metadata.version("tslearn").encode())
     return h.hexdigest()[:16]

@@ -29,7 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
-FOUR_CLASSES = ("neutral", "anger", "happiness", "sadness")
+from .vocab import FOUR_CLASSES
+
 COLUMNS = ["utt_id", "corpus", "speaker", "gender", "sentence", "emotion", "session",
            "audio_path", "landmarks_path", "alignment_path"]
 LETTERS = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "neutral",

@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 
 from .stats import paired_interval, t_interval
-from .train import METRICS, TrainConfig, canonical, run_task, task_for
+from .train import TrainConfig, canonical, run_task, task_for
+from .vocab import METRICS
 
 CROSS = ("C->I", "I->C")
 WITHIN = ("C->C", "I->I")

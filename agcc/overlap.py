@@ -15,13 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .vocab import TABLE_I_EMOTIONS as EMOTION_ROWS
+from .vocab import VOWELS as VOWEL_ORDER
+
 READINGS = ("ratio", "printed")
-# Same spelling and order as agcc.alignment.PAPER_VOWELS and Table I's columns; repeated here so
-# that this module stays free of the aligner's dependencies.
-VOWEL_ORDER = ("a", "ə", "ɛ", "i", "æ", "u")
-# Table I's row order for the emotion-specific averages, with the corpora's lowercase labels.
-EMOTION_ROWS = (("Neutral", "neutral"), ("Happiness", "happiness"), ("Anger", "anger"),
-                ("Sadness", "sadness"))
 # Values are compared in percent; a ratio of exactly 1/4 must count as "at the threshold" even
 # when floating-point arithmetic lands a hair below 25.
 _TOL = 1e-9

@@ -14,6 +14,7 @@ from scipy.signal import stft
 from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
 from .landmarks import read_openface
+from .vocab import VOWELS as VOWEL_ORDER
 
 MAX_WIDTH_IN = 8.5  # inches: wider figures are scaled below the legibility rule
 MIN_FONT_PT = 9  # points: 9 pt on an 8.5 in figure shown 740 px wide is 10.9 px
@@ -71,9 +72,6 @@ def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = "
     ax_m.set_xlabel("Time (s)")
     fig.tight_layout()
     return fig
-
-
-VOWEL_ORDER = ("a", "ə", "ɛ", "i", "æ", "u")
 
 
 def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):

@@ -31,10 +31,10 @@ import pandas as pd
 import soundfile as sf
 
 from .alignment import paper_vowel, read_textgrid
-from .corpora import FOUR_CLASSES
 from .features import FRAME_RATE, frame_times
 from .io import atomic_write, cached_by_key, parallel_map
 from .landmarks import MOUTH, fill_gaps, normalize_landmarks, read_openface
+from .vocab import FOUR_CLASSES
 
 FRAME_HOP_S = 1.0 / FRAME_RATE  # 50 feature frames per second
 TOKEN_COLUMNS = ["token_id", "utt_id", "corpus", "speaker", "session", "split", "emotion", "vowel",

@@ -14,25 +14,25 @@ simulator (:mod:`agcc.simulate`) has a knob for each:
 Each *setting* changes one knob from the profile's own value (the *centre*, shared by every
 knob) and re-runs the data pipeline of notebooks 01-02 -- simulation, features, vowel segments,
 AG clustering with the profile's k -- on smaller corpora (``sens_*`` parameters) into its own
-folder ``sensitivity/<setting>/`` (:func:`prepare_setting`, cached). Source only, PA-CC and
+folder ``sensitivity/<setting>/`` (:func:`agcc.stages.prepare_artifacts`, cached). Source only, PA-CC and
 AG-CC are then trained on every setting with the same seeds and the gamma notebooks 05-06 chose
 on the main corpora (:func:`sensitivity_design`), and AG-CC's gain over each baseline is read as a
 difference paired by seed (:func:`sensitivity_gains`).
 """
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .experiments import parse_floats
 from .ablations import effect
 from .grid import task_key
+from .io import parallel_map
+from .stages import prepare_artifacts
 from .stats import paired_interval, t_interval
-from .train import TrainConfig, canonical, task_for
+from .train import TrainConfig, TrainingData, canonical, task_for
 
 KNOBS = {"channel_shift": "sim_channel_shift", "landmark_noise": "sim_landmark_noise",
          "improv_intensity": "sim_improv_intensity"}
@@ -80,69 +80,20 @@ def setting_params(params: dict, sim: dict) -> dict:
     return out
 
 
-def prepare_setting(params: dict, root, *, feature_cache=None, progress: bool = False) -> tuple[Path, float]:
-    """Run the data pipeline of notebooks 01-02 for one setting into ``root`` (an artifacts folder
-    of its own) and return its training data folder and the seconds this call took.
-
-    Every step is cached (the corpora by their manifest, features per file, segments, clustering
-    and training data by content keys), so a second call only checks the keys. ``feature_cache``
-    (default ``root/cache/features``) may be shared by settings: features are keyed by the audio's
-    content, so settings whose audio is the same (those that vary only the landmark noise) extract
-    them once. With k given, the AG clustering skips the elbow search
-    (:func:`agcc.ablations.fixed_k_options`).
-    """
-    from .ablations import fixed_k_options
-    from .clustering import cached_ag_clustering, parse_ks
-    from .corpora import read_crema_d, read_msp_improv
-    from .features import extractor_from_params
-    from .io import atomic_write
-    from .paths import Paths
-    from .segments import prepare_segments
-    from .simulate.corpora import ensure_corpora
-    from .splits import assign_splits
-    from .train import cached_training_data
-
-    start = time.perf_counter()
-    paths = Paths(Path(root).resolve()).make()
-    roots = ensure_corpora(params, paths, progress=progress)
-    utterances = assign_splits(
-        pd.concat([read_crema_d(roots["crema_d"], label=params["crema_label"]),
-                   read_msp_improv(roots["msp_improv"], label=params["improv_label"])], ignore_index=True),
-        seed=params["seed"], val_fraction=params["val_fraction"], test_fraction=params["test_fraction"])
-    text = utterances.to_csv(index=False).encode()
-    target = paths.tables / "utterances.csv"
-    if not target.is_file() or target.read_bytes() != text:
-        atomic_write(target, lambda fh: fh.write(text))
-    cache = Path(feature_cache) if feature_cache is not None else paths.cache / "features"
-    segments = prepare_segments(utterances, extractor_from_params(params), paths.segments, cache,
-                                max_gap=params["max_gap_frames"], min_frames=params["min_token_frames"],
-                                workers=params["workers"], progress=progress)
-    k = params["n_ag_clusters"]
-    options = fixed_k_options(params, k) if k else dict(
-        ks=parse_ks(params["elbow_ks"]), k=0, subsample=params["elbow_subsample"], gamma=params["softdtw_gamma"],
-        max_iter=params["kmeans_max_iter"], seed=params["seed"], backend=params["clustering_backend"])
-    cached_ag_clustering(segments, paths.segments, paths.ag_clusters, progress=progress, **options)
-    cached_training_data(paths, params, progress)
-    return paths.root / "training", time.perf_counter() - start
-
-
 def _prepare_task(task: dict) -> tuple[str, str, float]:
-    """Worker-process wrapper of :func:`prepare_setting` (module level, so workers import it)."""
-    data, seconds = prepare_setting(task["params"], task["root"], feature_cache=task["feature_cache"])
+    """Worker-process wrapper of :func:`agcc.stages.prepare_artifacts` (module level, so workers import it)."""
+    data, seconds = prepare_artifacts(task["params"], task["root"], feature_cache=task["feature_cache"])
     return task["name"], str(data), seconds
 
 
 def prepare_settings(params: dict, settings: pd.DataFrame, folder, *, progress: bool = True) -> pd.DataFrame:
-    """:func:`prepare_setting` for every distinct setting, under ``folder/<name>`` (one feature
+    """:func:`agcc.stages.prepare_artifacts` for every distinct setting, under ``folder/<name>`` (one feature
     cache, ``folder/cache/features``, for all); returns one row per setting: ``name``, the knobs,
     ``data`` (training data folder), ``seconds``, ``utterances`` and ``tokens`` (used for training).
 
     Settings run in parallel, one per worker process (``params["workers"]``, 0 = one per core),
     each on one core: small corpora pay less for starting processes that way than with a pool per
     step of every setting."""
-    from .io import parallel_map
-    from .train import TrainingData
-
     unique = settings.drop_duplicates("name")
     sims = {row.name: {p: getattr(row, p) for p in KNOBS.values()} for row in unique.itertuples(index=False)}
     tasks = [{"name": name, "params": {**setting_params(params, sim), "workers": 1}, "root": str(Path(folder) / name),

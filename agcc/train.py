@@ -32,17 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .corpora import FOUR_CLASSES
+from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
 from .features import frame_times
 
 CORPUS_CODE = {"C": "crema_d", "I": "msp_improv"}
 DIRECTIONS = ("C->I", "I->C", "C->C", "I->I")
 METHODS = ("Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG", "Upper Bound")
 TRIPLET_METHODS = ("AG-CC", "PA-CC", "Hard-AG")
-METRICS = ("4-CAT", "Neu", "Ang", "Hap", "Sad")
-# Table II's per-emotion columns, in its order, with the corpora's labels
-EMOTION_COLUMNS = (("Neu", "neutral"), ("Ang", "anger"), ("Hap", "happiness"), ("Sad", "sadness"))
-VOWELS = ("a", "ə", "ɛ", "i", "æ", "u")
 
 
 # ------------------------------------------------------------------------------------------------

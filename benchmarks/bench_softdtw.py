@@ -168,18 +168,18 @@ def backward_comparison(reps: int = 7) -> tuple[float, float]:
     """Best time (s) of value + gradient for 2000 pairs (12, 24): custom backward, autograd."""
     import torch
 
-    from agcc import softdtw as S
+    from agcc.softdtw import kernel as K
 
     rng = np.random.default_rng(0)
-    x, lx = S._as_batch(rng.normal(size=(2000, 12, 24)), "cpu")
-    y, ly = S._as_batch(rng.normal(size=(2000, 12, 24)), "cpu")
+    x, lx = K._as_batch(rng.normal(size=(2000, 12, 24)), "cpu")
+    y, ly = K._as_batch(rng.normal(size=(2000, 12, 24)), "cpu")
     times = {"custom": [], "autograd": []}
-    with S.limit_threads(1):
+    with K.limit_threads(1):
         for _ in range(reps):
-            for name, fn in (("custom", S._SoftDTW.apply), ("autograd", S._sdtw_autograd)):
+            for name, fn in (("custom", K._SoftDTW.apply), ("autograd", K._sdtw_autograd)):
                 xr = x.clone().requires_grad_(True)
                 start = time.perf_counter()
-                fn(S._sq_dists_pairs(xr, y), lx, ly, 1.0).sum().backward()
+                fn(K._sq_dists_pairs(xr, y), lx, ly, 1.0).sum().backward()
                 times[name].append(time.perf_counter() - start)
     return min(times["custom"]), min(times["autograd"])
 

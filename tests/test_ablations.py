@@ -118,16 +118,15 @@ def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monke
     from types import SimpleNamespace
 
     import agcc.ablations as ab
-    import agcc.clustering
     import agcc.segments
-    import agcc.train
+    import agcc.stages
 
     calls = []
     monkeypatch.setattr(ab, "main_clustering_k", lambda paths: 10)
     monkeypatch.setattr(agcc.segments.SegmentSet, "load", classmethod(lambda cls, folder: "segments"))
-    monkeypatch.setattr(agcc.clustering, "cached_ag_clustering",
+    monkeypatch.setattr(agcc.stages, "cached_ag_clustering",
                         lambda segs, seg_folder, folder, **opt: calls.append(("cluster", folder, opt)))
-    monkeypatch.setattr(agcc.train, "cached_training_data",
+    monkeypatch.setattr(ab, "cached_training_data",
                         lambda paths, p, progress, ag_clusters, folder: calls.append(("data", ag_clusters, folder)))
     paths = SimpleNamespace(root=tmp_path, segments=tmp_path / "segments")
     out = k_variant_data(paths, params(), [20, 10, 5], progress=False)
@@ -157,11 +156,11 @@ def _factor(name):
 
 
 def test_a_fixed_k_model_does_not_depend_on_the_reduced_elbow_search():
-    """fixed_k_options runs the elbow search on k tokens only; the final model must be the one
+    """clustering_options with a fixed k runs the elbow search on k tokens only; the final model must be the one
     fitted on every validation token, whatever the elbow search saw."""
     from types import SimpleNamespace
 
-    from agcc.ablations import fixed_k_options
+    from agcc.stages import clustering_options
     from agcc.clustering import run_ag_clustering
 
     rng = np.random.default_rng(0)
@@ -170,8 +169,8 @@ def test_a_fixed_k_model_does_not_depend_on_the_reduced_elbow_search():
     segments = SimpleNamespace(tokens=pd.DataFrame({"split": ["val"] * 20 + ["train"] * 10}),
                                ag=lambda i: segs[i])
     p = params(kmeans_max_iter=3)
-    reduced = run_ag_clustering(segments, progress=False, **fixed_k_options(p, 2))
-    full = run_ag_clustering(segments, progress=False, **{**fixed_k_options(p, 2), "subsample": 0})
+    reduced = run_ag_clustering(segments, progress=False, **clustering_options(p, 2))
+    full = run_ag_clustering(segments, progress=False, **{**clustering_options(p, 2), "subsample": 0})
     np.testing.assert_array_equal(reduced.labels, full.labels)
     np.testing.assert_allclose(reduced.barycenters, full.barycenters)
     assert reduced.k == 2 and len(set(reduced.labels)) == 2

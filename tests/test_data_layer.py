@@ -9,7 +9,8 @@ import pytest
 import soundfile as sf
 
 from agcc import segments as seg
-from agcc.alignment import PAPER_VOWELS, paper_vowel, read_textgrid
+from agcc.alignment import paper_vowel, read_textgrid
+from agcc.vocab import VOWELS as PAPER_VOWELS
 from agcc.corpora import read_crema_d, read_evaluation, read_msp_improv, skipped
 from agcc.features import make_extractor
 from agcc.landmarks import fill_gaps, normalize_landmarks, read_openface

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from agcc.corpora import FOUR_CLASSES
+from agcc.vocab import FOUR_CLASSES
 from agcc.experiments import format_table_ii, paired_differences, summarize
 from agcc.stats import t_interval
 from agcc.losses import ag_anchored_loss

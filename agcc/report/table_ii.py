@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
-from ..train import METRICS
+from ..vocab import METRICS
 from ..stats import CANNOT, FAILS, HOLDS, NOT_SHOWN, combine, finite, interval_verdict, welch_interval
 from .artifacts import read_csv_artifact
 from .claims import Claim

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy.signal import welch
 
-from ..alignment import PAPER_VOWELS, paper_vowel
+from ..alignment import paper_vowel
+from ..vocab import VOWELS
 from . import articulation, face, synth
 from .corpora import SYNTH_SR, improv_channel
 from .phones import ARTIC_PARAMS, words_of
@@ -121,7 +122,7 @@ def vowel_space(n_speakers: int = 4, intensity: float = 0.9, *, seed: int = 0, e
                                  "vowel": vowel, "phone": phone, **art,
                                  "F1": float(freqs[0, 0]), "F2": float(freqs[0, 1])})
     frame = pd.DataFrame(rows)
-    frame["vowel"] = pd.Categorical(frame["vowel"], PAPER_VOWELS, ordered=True)
+    frame["vowel"] = pd.Categorical(frame["vowel"], VOWELS, ordered=True)
     return frame
 
 

@@ -1,0 +1,119 @@
+"""The data stages of the pipeline as functions: what notebooks 01-02 run, and what the ablations
+(notebook 07) and the sensitivity study rerun for their variants.
+
+* :func:`read_corpora` — locate the corpora (or generate the simulated ones), read them into one
+  utterance table and split it by speaker (Sec. II-A, IV);
+* :func:`vowel_segments` — acoustic features and the AG and acoustic segments of the six vowels
+  (Sec. II-B);
+* :func:`clustering_options` / :func:`ag_clustering` — the AG cluster model (Sec. II-C), with the
+  profile's options or with a fixed k;
+* :func:`prepare_artifacts` — all of the above plus the training data, for one artifacts folder.
+
+Every stage is cached by its inputs (:mod:`agcc.io`), so calling it again costs a key check.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .clustering import ClusteringRun, cached_ag_clustering, parse_ks
+from .corpora import read_crema_d, read_msp_improv, skipped
+from .features import extractor_from_params
+from .io import atomic_write
+from .paths import Paths
+from .segments import SegmentSet, prepare_segments
+from .simulate.corpora import ensure_corpora
+from .splits import assign_splits
+from .train import cached_training_data
+
+
+def _write_if_changed(path: Path, frame: pd.DataFrame) -> None:
+    """Write ``frame`` as CSV unless the file already holds exactly that (keeps its modification
+    time, which the report's inventory reads)."""
+    text = frame.to_csv(index=False).encode()
+    if not path.is_file() or path.read_bytes() != text:
+        atomic_write(path, lambda fh: fh.write(text))
+
+
+@dataclass
+class Corpora:
+    """What :func:`read_corpora` returns: ``utterances`` (one row per utterance of both corpora,
+    with its split), ``skipped`` (``utt_id, corpus, reason`` of every file a reader could not use)
+    and ``roots`` (corpus name -> the folder read: the real corpus, or the simulated one)."""
+
+    utterances: pd.DataFrame
+    skipped: pd.DataFrame
+    roots: dict
+
+
+def read_corpora(params: dict, paths: Paths, *, progress: bool = True) -> Corpora:
+    """The utterance table of both corpora with speaker-independent splits, and the files the
+    readers skipped (with their reasons); both are written to ``paths.tables``
+    (``utterances.csv``, ``skipped_utterances.csv``)."""
+    roots = ensure_corpora(params, paths, progress=progress)
+    tables = [read_crema_d(roots["crema_d"], label=params["crema_label"]),
+              read_msp_improv(roots["msp_improv"], label=params["improv_label"])]
+    utterances = assign_splits(pd.concat(tables, ignore_index=True), seed=params["seed"],
+                               val_fraction=params["val_fraction"], test_fraction=params["test_fraction"])
+    skips = pd.concat([skipped(t) for t in tables], ignore_index=True)
+    _write_if_changed(paths.tables / "utterances.csv", utterances)
+    _write_if_changed(paths.tables / "skipped_utterances.csv", skips)
+    return Corpora(utterances, skips, roots)
+
+
+def vowel_segments(params: dict, paths: Paths, utterances: pd.DataFrame, *, feature_cache=None,
+                   progress: bool = True) -> SegmentSet:
+    """Features (cached per file in ``feature_cache``, default ``paths.cache/features``) and the
+    vowel tokens with their AG and acoustic segments (cached in ``paths.segments``)."""
+    cache = Path(feature_cache) if feature_cache is not None else paths.cache / "features"
+    return prepare_segments(utterances, extractor_from_params(params), paths.segments, cache,
+                            max_gap=params["max_gap_frames"], min_frames=params["min_token_frames"],
+                            workers=params["workers"], progress=progress)
+
+
+def clustering_options(params: dict, k: int | None = None) -> dict:
+    """Options of :func:`agcc.clustering.cached_ag_clustering` from the profile's parameters.
+
+    ``k`` None: the profile's model (``n_ag_clusters``, 0 = the elbow's choice, chosen from
+    ``elbow_ks`` on ``elbow_subsample`` validation tokens). ``k`` given: a model with k clusters
+    fitted like the profile's; the elbow search, which cannot choose anything then, is reduced to
+    k itself on k tokens — the final model, fitted on every validation token with the same seed,
+    does not depend on it."""
+    common = dict(gamma=params["softdtw_gamma"], max_iter=params["kmeans_max_iter"], seed=params["seed"],
+                  backend=params["clustering_backend"])
+    if k is None:
+        return dict(ks=parse_ks(params["elbow_ks"]), k=params["n_ag_clusters"], subsample=params["elbow_subsample"],
+                    **common)
+    return dict(ks=[int(k)], k=int(k), subsample=int(k), **common)
+
+
+def ag_clustering(params: dict, paths: Paths, segments: SegmentSet, *, k: int | None = None,
+                  folder=None) -> ClusteringRun:
+    """The AG cluster model (cached in ``folder``, default ``paths.ag_clusters``) with
+    :func:`clustering_options`; the profile's model (``k`` None, default folder) also writes
+    every token's cluster to ``tables/ag_clusters.csv``."""
+    folder = Path(folder) if folder is not None else paths.ag_clusters
+    run = cached_ag_clustering(segments, paths.segments, folder, **clustering_options(params, k))
+    if k is None and folder == paths.ag_clusters:
+        _write_if_changed(paths.tables / "ag_clusters.csv",
+                          pd.DataFrame({"token_id": segments.tokens["token_id"], "ag_cluster": run.labels}))
+    return run
+
+
+def prepare_artifacts(params: dict, root, *, feature_cache=None, progress: bool = False) -> tuple[Path, float]:
+    """Notebooks 01-02's stages and the training data for one artifacts folder ``root``: returns
+    the training data folder and the seconds this call took (a second call only checks keys).
+    With ``n_ag_clusters`` given, the AG model skips the elbow search (:func:`clustering_options`
+    with that k)."""
+    start = time.perf_counter()
+    paths = Paths(Path(root).resolve()).make()
+    utterances = read_corpora(params, paths, progress=progress).utterances
+    segments = vowel_segments(params, paths, utterances, feature_cache=feature_cache, progress=progress)
+    k = params["n_ag_clusters"]
+    cached_ag_clustering(segments, paths.segments, paths.ag_clusters, progress=progress,  # a worker: no bar
+                         **clustering_options(params, k or None))
+    cached_training_data(paths, params, progress)
+    return paths.root / "training", time.perf_counter() - start
