@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .corpora import cross_directions
 from .experiments import parse_floats
 from .clustering import ClusteringRun
 from .grid import task_key
@@ -276,9 +277,11 @@ def seeds_of(params: dict) -> list[int]:
 def directions_of(params: dict) -> list[str]:
     """The cross-corpus directions of the ablations (``ablation_directions``)."""
     out = [d.strip() for d in params["ablation_directions"].split(",") if d.strip()]
-    bad = [d for d in out if d not in ("C->I", "I->C")]
+    allowed = cross_directions()
+    bad = [d for d in out if d not in allowed]
     if bad or not out:
-        raise ValueError(f"ablation_directions must list C->I and/or I->C, got {params['ablation_directions']!r}")
+        raise ValueError(f"ablation_directions must list cross-corpus directions ({', '.join(allowed)}), "
+                         f"got {params['ablation_directions']!r}")
     return out
 
 

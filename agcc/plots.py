@@ -13,12 +13,12 @@ from scipy.signal import stft
 
 from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
+from .corpora import cross_directions, get, names, pair, upper_bound_of
 from .landmarks import read_openface
 from .vocab import VOWELS as VOWEL_ORDER
 
 MAX_WIDTH_IN = 8.5  # inches: wider figures are scaled below the legibility rule
 MIN_FONT_PT = 9  # points: 9 pt on an 8.5 in figure shown 740 px wide is 10.9 px
-CORPUS_LABELS = {"crema_d": "CREMA-D", "msp_improv": "MSP-IMPROV"}
 
 
 def mouth_measures(xy: np.ndarray) -> dict[str, np.ndarray]:
@@ -93,7 +93,8 @@ def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):
         ax.set_visible(False)
     for ax, vowel in zip(axes.flat, vowels):
         counts = []
-        for corpus, color in (("crema_d", "C0"), ("msp_improv", "C1")):
+        for k, corpus in enumerate(names()):
+            color = f"C{k}"
             sel = ((tokens["vowel"] == vowel) & (tokens["corpus"] == corpus)).to_numpy()
             counts.append(f"{sel.sum()}")
             if not sel.any():
@@ -110,7 +111,7 @@ def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):
     first = axes.flat[0]
     first.invert_yaxis()  # image coordinates: y grows downwards
     handles, labels = first.get_legend_handles_labels()
-    fig.legend(handles, [CORPUS_LABELS.get(l, l) for l in labels], loc="upper center", ncol=2)
+    fig.legend(handles, [get(l).display for l in labels], loc="upper center", ncol=2)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
@@ -150,7 +151,7 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
     handles = {}
     for c, vowel in enumerate(vowels):
         for ci, cluster in enumerate(clusters_by_vowel[vowel]):
-            for corpus, style in (("crema_d", "-"), ("msp_improv", "--")):
+            for corpus, style in zip(pair(), ("-", "--")):
                 idx = np.flatnonzero(((tokens["vowel"] == vowel) & (tokens["corpus"] == corpus)).to_numpy()
                                      & (labels == cluster))
                 if idx.size == 0:
@@ -164,7 +165,7 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
                     m, sd = vals.mean(0), vals.std(0)
                     line, = ax.plot(u, m, style, color=f"C{ci}", lw=1.6)
                     ax.fill_between(u, m - sd, m + sd, color=f"C{ci}", alpha=0.12)
-                handles[(c, ci, corpus)] = (line, f"/{vowel}/ cluster {cluster + 1}, {CORPUS_LABELS[corpus]} "
+                handles[(c, ci, corpus)] = (line, f"/{vowel}/ cluster {cluster + 1}, {get(corpus).display} "
                                                   f"(n = {idx.size})")
     for (c, (lm, axis)), ax in panels.items():
         ax.set_ylabel(f"{'y' if axis == 'y' else f'x of {lm}'}\n(inter-eye units)", fontsize=MIN_FONT_PT)
@@ -274,8 +275,9 @@ def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
     its 95 % interval, and the paper's value as a black diamond (labelled as the paper's); the
     legend above the panels, off the bars."""
     # each cross-corpus direction beside the upper bound of its *target* corpus (C->I with I->I)
-    directions = [("C->I", "I->I"), ("I->C", "C->C")]
-    fig, axes = plt.subplots(2, 1, figsize=(8.0, 6.4), sharey=True)
+    directions = [(d, upper_bound_of(d)) for d in cross_directions()]
+    fig, axes = plt.subplots(len(directions), 1, figsize=(8.0, 3.2 * len(directions)), sharey=True, squeeze=False)
+    axes = axes[:, 0]
     for k, (ax, (cross, within)) in enumerate(zip(axes, directions)):
         names, means, errs, paper_vals = [], [], [], []
         for method in methods:
@@ -296,7 +298,7 @@ def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
         ax.plot(x, paper_vals, "kD", ms=7, label="paper (reported)")
         ax.axhline(25.0, color="grey", ls=":", lw=1, label="chance (4 classes)")
         ax.set_xticks(x, names, fontsize=MIN_FONT_PT)
-        ax.set_title(f"({'ab'[k]}) target {cross[-1]}: {cross} and the upper bound {within}, {metric} UAR",
+        ax.set_title(f"({'abcdef'[k]}) {cross} beside the upper bound of its target, {within}: {metric} UAR",
                      fontsize=10, loc="left")
         ax.set_ylabel("UAR (%)")
     handles, labels = axes[0].get_legend_handles_labels()
@@ -436,7 +438,7 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
     knobs = list(dict.fromkeys(levels["knob"]))
     fig, axes = plt.subplots(2, len(knobs), figsize=(MAX_WIDTH_IN, 6.8), squeeze=False, sharey="row")
     colours = {"Source only": "0.45", "PA-CC": "C0", "AG-CC": "C2", "LA-CC": "C1", "Hard-AG": "C4"}
-    styles = {"C->I": "-", "I->C": "--"}
+    styles = dict(zip(cross_directions(), ("-", "--", ":", "-.")))
     for c, knob in enumerate(knobs):
         top, bottom = axes[0, c], axes[1, c]
         lv = levels[levels["knob"] == knob]

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .corpora import corpora
 from .experiments import parse_floats
 from .ablations import effect
 from .grid import task_key
@@ -76,7 +77,7 @@ def setting_params(params: dict, sim: dict) -> dict:
     out = dict(params)
     out.update({name: params[source] for name, source in SIZES.items()})
     out.update({k: sim[k] for k in KNOBS.values()})
-    out.update(crema_d_root="", msp_improv_root="", require_real_corpora=False)
+    out.update({c.root_param: "" for c in corpora()}, require_real_corpora=False)
     return out
 
 

@@ -32,11 +32,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .corpora import directions, source_of, target_of
 from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
 from .features import frame_times
 
-CORPUS_CODE = {"C": "crema_d", "I": "msp_improv"}
-DIRECTIONS = ("C->I", "I->C", "C->C", "I->I")
 METHODS = ("Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG", "Upper Bound")
 TRIPLET_METHODS = ("AG-CC", "PA-CC", "Hard-AG")
 
@@ -370,8 +369,8 @@ class TrainConfig:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"unknown direction {self.direction!r}; choose one of {DIRECTIONS}")
+        if self.direction not in directions():
+            raise ValueError(f"unknown direction {self.direction!r}; choose one of {directions()}")
         src, tgt = self.direction.split("->")
         if (self.method == "Upper Bound") != (src == tgt):
             raise ValueError(f"{self.method} runs on {'within' if self.method == 'Upper Bound' else 'cross'}"
@@ -382,11 +381,11 @@ class TrainConfig:
 
     @property
     def source(self) -> str:
-        return CORPUS_CODE[self.direction[0]]
+        return source_of(self.direction)
 
     @property
     def target(self) -> str:
-        return CORPUS_CODE[self.direction[-1]]
+        return target_of(self.direction)
 
     @classmethod
     def from_params(cls, params: dict, **override) -> "TrainConfig":

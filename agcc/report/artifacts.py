@@ -14,6 +14,7 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
+from ..corpora import corpora
 from ..segments import SegmentSet
 
 
@@ -144,7 +145,7 @@ def inventory(paths, project_root, run_time: datetime | None = None) -> pd.DataF
 
 def is_simulated(params: Mapping) -> bool:
     """Whether either corpus of the run is simulated (no real root given)."""
-    return not (params.get("crema_d_root") and params.get("msp_improv_root"))
+    return not all(params.get(c.root_param) for c in corpora())
 
 
 def data_note(params: Mapping, utterances: pd.DataFrame | None = None) -> str:

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..clustering import resample
+from ..corpora import get, pair
 from ..plots import lip_column
 from ..stats import ALPHA, CANNOT, HOLDS, combine, interval_verdict, p_verdict
 from .claims import Claim, _cannot
@@ -47,26 +48,27 @@ def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
     The claim reads ``between - within > 0``; its 95 % interval comes from ``n_bootstrap``
     resamplings of the tokens within each (corpus, cluster) group (percentile bootstrap).
 
-    Returns one row per vowel: ``clusters`` (1-based), ``CREMA-D tokens`` and ``MSP-IMPROV
-    tokens`` (per cluster), ``within``, ``between``, ``difference``, ``ci_low``, ``ci_high``,
-    ``verdict``, ``why``.
+    The two corpora are the registered pair (:func:`agcc.corpora.pair`). Returns one row per
+    vowel: ``clusters`` (1-based), ``CREMA-D tokens`` and ``MSP-IMPROV tokens`` (per cluster),
+    ``within``, ``between``, ``difference``, ``ci_low``, ``ci_high``, ``verdict``, ``why``.
     """
     tokens = segments.tokens
     labels = np.asarray(labels)
+    one, two = pair()
     rng = np.random.default_rng(seed)
     rows = []
     for vowel in vowels:
         clusters = top_clusters(tokens, labels, vowel)
-        groups, sizes = {}, {"crema_d": [], "msp_improv": []}
+        groups, sizes = {}, {one: [], two: []}
         for cluster in clusters:
-            for corpus in ("crema_d", "msp_improv"):
+            for corpus in (one, two):
                 idx = np.flatnonzero((tokens["vowel"] == vowel).to_numpy()
                                      & (tokens["corpus"] == corpus).to_numpy() & (labels == cluster))
                 groups[(corpus, cluster)] = _curves(segments, idx, n_points).reshape(idx.size, n_points * len(FIG1_POINTS))
                 sizes[corpus].append(str(idx.size))
         row = {"vowel": vowel, "clusters": ", ".join(str(c + 1) for c in clusters),
-               "CREMA-D tokens": ", ".join(sizes["crema_d"]),
-               "MSP-IMPROV tokens": ", ".join(sizes["msp_improv"])}
+               f"{get(one).display} tokens": ", ".join(sizes[one]),
+               f"{get(two).display} tokens": ", ".join(sizes[two])}
         if len(clusters) < 2 or any(len(g) < min_tokens for g in groups.values()):
             rows.append({**row, "within": np.nan, "between": np.nan, "difference": np.nan,
                          "ci_low": np.nan, "ci_high": np.nan, "verdict": CANNOT,
@@ -75,10 +77,8 @@ def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
         c1, c2 = clusters[:2]
 
         def stat(means):
-            within = (_rms(means[("crema_d", c1)], means[("msp_improv", c1)])
-                      + _rms(means[("crema_d", c2)], means[("msp_improv", c2)])) / 2
-            between = (_rms(means[("crema_d", c1)], means[("crema_d", c2)])
-                       + _rms(means[("msp_improv", c1)], means[("msp_improv", c2)])) / 2
+            within = (_rms(means[(one, c1)], means[(two, c1)]) + _rms(means[(one, c2)], means[(two, c2)])) / 2
+            between = (_rms(means[(one, c1)], means[(one, c2)]) + _rms(means[(two, c1)], means[(two, c2)])) / 2
             return within, between
 
         w, b = stat({k: g.mean(axis=0) for k, g in groups.items()})

@@ -15,13 +15,14 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from .. import paper
+from ..corpora import get
 from ..params import resolve
 from ..stats import HOLDS, finite
+from ..vocab import FOUR_CLASSES
 from .artifacts import artifact, is_simulated
 from .claims import Claim, verdict_counts
 from .table_ii import METRICS, _row_order
 
-CORPUS_NAMES = {"crema_d": "CREMA-D", "msp_improv": "MSP-IMPROV"}
 # (what, parameter names, whether the paper states it): the settings a reader weighs Table II by.
 SETUP = (
     ("acoustic features", ("features", "n_mels"), True),
@@ -52,7 +53,7 @@ def corpus_sizes(utterances: pd.DataFrame | None) -> dict[str, tuple[int, int]]:
     """``{corpus: (speakers, utterances)}`` of the run's four-class utterances."""
     if utterances is None or utterances.empty or "speaker" not in utterances:
         return {}
-    four = utterances[utterances["emotion"].isin(["neutral", "anger", "happiness", "sadness"])]
+    four = utterances[utterances["emotion"].isin(FOUR_CLASSES)]
     return {c: (int(p["speaker"].nunique()), len(p)) for c, p in four.groupby("corpus")}
 
 
@@ -68,7 +69,7 @@ def setup_differences(params: Mapping, utterances: pd.DataFrame | None = None) -
             continue
         speakers, n = sizes[code]
         kind = "simulated " if is_simulated(params) else ""
-        rows.append({"setting": f"{CORPUS_NAMES[code]}: speakers, four-class utterances",
+        rows.append({"setting": f"{get(code).display}: speakers, four-class utterances",
                      "paper": spec["words"], "this run": f"{kind}{speakers} speakers, {n} utterances",
                      "differs": "yes" if is_simulated(params) or n < 0.9 * spec["utterances"] else "no"})
     for what, names, stated in SETUP:
@@ -152,7 +153,7 @@ def opening(params: Mapping, claims: list[Claim], long: pd.DataFrame, *, utteran
     data = ("the **real corpora**" if not is_simulated(params) else "**simulated corpora** standing in for "
             "CREMA-D and MSP-IMPROV (the book's articulatory model and synthesizer, not the real recordings)")
     if sizes:
-        data += " (" + "; ".join(f"{CORPUS_NAMES.get(c, c)}: {s} speakers, {n} utterances"
+        data += " (" + "; ".join(f"{get(c).display}: {s} speakers, {n} utterances"
                                  for c, (s, n) in sizes.items()) + ")"
     t1 = [c for c in claims if c.id.startswith("T1")]
     t2 = [c for c in claims if c.id.startswith("T2")]

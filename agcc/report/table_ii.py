@@ -8,18 +8,16 @@ import numpy as np
 import pandas as pd
 
 from .. import paper
+from ..corpora import cross_directions, upper_bound_pairs, within_directions
 from ..vocab import METRICS
 from ..stats import CANNOT, FAILS, HOLDS, NOT_SHOWN, combine, finite, interval_verdict, welch_interval
 from .artifacts import read_csv_artifact
 from .claims import Claim
 
-# The models, directions and baselines of the paper's Table II: defined here only, imported by
-# the rest of the report.
+# The models and baselines of the paper's Table II: defined here only, imported by the rest of the
+# report (the directions and upper bounds derive from the registered corpora, agcc.corpora).
 MODELS = ("Upper Bound", "Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG")
-CROSS_DIRECTIONS = ("C->I", "I->C")
 BASELINES = ("PA-CC", "LA-CC", "Hard-AG")  # the paper's comparisons of AG-CC (Table II)
-# Upper bound of a target corpus (trained and tested on it) against cross-corpus runs into it.
-UPPER_BOUND_OF = {"C->C": "I->C", "I->I": "C->I"}
 RUNS_COLUMNS = ("model", "direction", "seed", *METRICS, "val_uar", "best_epoch", "wall_s", "gamma")
 SUMMARY_COLUMNS = ("model", "direction", "metric", "mean", "ci_low", "ci_high", "n")
 PAIRED_COLUMNS = ("baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n")
@@ -45,7 +43,7 @@ def read_table_ii(paths) -> TableII:
 
 def _row_order(frame: pd.DataFrame) -> pd.DataFrame:
     rank = {m: i for i, m in enumerate(MODELS)}
-    order = {d: i for i, d in enumerate(("C->C", "I->I", "C->I", "I->C"))}
+    order = {d: i for i, d in enumerate(within_directions() + cross_directions())}
     key = frame["model"].map(lambda m: rank.get(m, len(rank))) * 10 + frame["direction"].map(
         lambda d: order.get(d, 9))
     return frame.assign(_k=key).sort_values(["_k", "model", "direction"]).drop(columns="_k")
@@ -104,13 +102,13 @@ def paper_difference(baseline: str, direction: str, metric: str, model: str = "A
         return float("nan")
 
 
-def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directions=CROSS_DIRECTIONS,
+def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directions=None,
                        metrics=METRICS) -> pd.DataFrame:
     """AG-CC minus each baseline per direction and metric: measured mean difference and interval
     (from ``table_ii_paired.csv``), the paper's difference, and a verdict on "AG-CC is better"."""
     rows = []
     for baseline in baselines:
-        for direction in directions:
+        for direction in cross_directions() if directions is None else directions:
             for metric in metrics:
                 r = None
                 if paired is not None:
@@ -138,7 +136,7 @@ def paired_wide(pairs: pd.DataFrame, what: str = "paper", digits: int = 2) -> pd
     frame = pairs.assign(metric=pd.Categorical(pairs["metric"], METRICS, ordered=True))
     wide = frame.pivot_table(index=["baseline", "direction"], columns="metric", values=what,
                              aggfunc="first", observed=False, dropna=False).round(digits)
-    order = [(b, d) for b in BASELINES for d in CROSS_DIRECTIONS if (b, d) in wide.index]
+    order = [(b, d) for b in BASELINES for d in cross_directions() if (b, d) in wide.index]
     return wide.reindex(order)
 
 
@@ -153,7 +151,7 @@ def table_ii_claims(paired_table: pd.DataFrame, runs: pd.DataFrame | None, why_r
              "Hard-AG": "hard AG segments (Hard-AG)"}
     k = 0
     for baseline in BASELINES:
-        for direction in CROSS_DIRECTIONS:
+        for direction in cross_directions():
             k += 1
             r = paired_table[(paired_table["baseline"] == baseline) & (paired_table["direction"] == direction)
                              & (paired_table["metric"] == "4-CAT")].iloc[0]
@@ -191,7 +189,7 @@ def _paper_binary_best() -> int:
     t = paper.table_ii()
     cross = t[t.index.get_level_values("model").isin(["PA-CC", "LA-CC", "AG-CC", "Hard-AG"])]
     best = 0
-    for direction in CROSS_DIRECTIONS:
+    for direction in cross_directions():
         part = cross.xs(direction, level="direction")
         best += int(sum(part[m].idxmax() == "AG-CC" for m in METRICS[1:]))
     return best
@@ -202,7 +200,7 @@ def upper_bound_comparisons(runs: pd.DataFrame | None, metric: str = "4-CAT") ->
     interval over seeds): C->C against the I->C runs, I->I against the C->I runs."""
     rows = []
     models = [m for m in MODELS if m != "Upper Bound"]
-    for ub_dir, cross_dir in UPPER_BOUND_OF.items():
+    for ub_dir, cross_dir in upper_bound_pairs():
         for model in models:
             if runs is None:
                 a = b = np.array([])
@@ -241,8 +239,8 @@ def upper_bound_claim(runs: pd.DataFrame | None, why: str = "") -> Claim:
     else:
         off = detail[detail["verdict"] != HOLDS]
         reason = "; ".join(f"{r.model} {r.direction}: {r.why}" for r in off.itertuples())
-    return Claim("T2-8", "Table II", "The in-corpus upper bounds (C->C, I->I) lie above the "
-                 "cross-corpus results into the same corpus.",
+    return Claim("T2-8", "Table II", f"The in-corpus upper bounds ({', '.join(within_directions())}) lie above "
+                 "the cross-corpus results into the same corpus.",
                  "upper bound minus each cross-corpus model, 4-CAT, Welch 95 % interval above zero",
                  f"{detail['paper'].min():+.2f} to {detail['paper'].max():+.2f}", measured, verdict,
                  reason, detail=detail)
