@@ -9,7 +9,7 @@ Examples
 ``python -m agcc refs``
     Regenerate the nbval reference notebooks in ``tests/notebooks/`` (smoke profile).
 ``python -m agcc params --profile paper``
-    List every parameter with its value in a profile and its meaning.
+    List every parameter with its value in a profile, its type, allowed values and meaning.
 ``python -m agcc landmarks /data/CREMA-D --workers 2``
     Write the 68 face landmarks of every video as OpenFace CSVs in ``/data/CREMA-D/openface/``
     (:mod:`agcc.video_landmarks`; needs the ``video`` extra).
@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .params import ParameterError, resolve, schema
+from .params import ParameterError, describe
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--no-book", action="store_true", help="execute notebooks only")
     refs = sub.add_parser("refs", help="regenerate the nbval references (smoke profile)")
     refs.add_argument("--only", nargs="+", help="notebooks to regenerate (stem or NN prefix)")
-    params = sub.add_parser("params", help="list the parameters of a profile")
+    params = sub.add_parser("params", help="list the parameters: value in a profile, type, allowed values, meaning")
     params.add_argument("--profile", default="default")
     lm = sub.add_parser("landmarks", help="68 face landmarks of every video, as OpenFace CSVs (needs the video extra)")
     lm.add_argument("root", help="a CREMA-D or MSP-IMPROV root, a folder of videos, or one video")
@@ -81,9 +81,12 @@ def main(argv: list[str] | None = None) -> int:
             for path in regenerate_references(only=args.only):
                 print(f"reference: {path}")
         elif args.command == "params":
-            values = resolve(args.profile)
-            for name, p in schema().items():
-                print(f"{name:24s} {values[name]!r:28s} {p.type:5s} {p.doc}")
+            rows = describe(args.profile)
+            columns = ("name", "value", "type", "allowed")  # then doc; long values overflow their column
+            width = {key: max(len(key), *(min(len(r[key]), 34) for r in rows)) for key in columns}
+            print("  ".join(f"{key:{width[key]}s}" for key in width) + "  doc")
+            for r in rows:
+                print("  ".join(f"{r[key]:{width[key]}s}" for key in width) + f"  {r['doc']}")
     except (ParameterError, NotebookFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2 if isinstance(err, ParameterError) else 1

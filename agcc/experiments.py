@@ -27,14 +27,6 @@ BASELINES = ("Source only", "PA-CC", "LA-CC", "Hard-AG")
 TAKES_GAMMA = ("AG-CC", "PA-CC", "LA-CC", "Hard-AG")
 
 
-def parse_floats(text: str) -> list[float]:
-    """``"0.3, 1"`` -> ``[0.3, 1.0]`` (at least one value)."""
-    values = [float(v) for v in str(text).split(",") if v.strip()]
-    if not values:
-        raise ValueError(f"expected a comma list of numbers, got {text!r}")
-    return values
-
-
 def directions_of(method: str) -> tuple[str, ...]:
     return tuple(within_directions() if method == "Upper Bound" else cross_directions())
 

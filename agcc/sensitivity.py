@@ -27,7 +27,6 @@ from pathlib import Path
 import pandas as pd
 
 from .corpora import corpora
-from .experiments import parse_floats
 from .ablations import effect
 from .grid import task_key
 from .io import parallel_map
@@ -57,13 +56,12 @@ def sensitivity_settings(params: dict) -> pd.DataFrame:
     """The settings of the study: one row per (knob, value), the centre (the profile's values)
     belonging to every knob. Columns ``knob, value, position, is_centre, name`` and the three
     simulator parameters. A knob whose ``sens_<knob>`` list is empty is not varied."""
-    centre = {p: float(params[p]) for p in KNOBS.values()}
+    centre = {p: params[p] for p in KNOBS.values()}
     rows = []
     for knob, param in KNOBS.items():
-        text = params[f"sens_{knob}"].strip()
-        if not text:
+        if not params[f"sens_{knob}"]:
             continue
-        values = sorted(set(parse_floats(text)) | {centre[param]})
+        values = sorted(set(params[f"sens_{knob}"]) | {centre[param]})
         for position, value in enumerate(values):
             sim = {**centre, param: value}
             rows.append({"knob": knob, "value": value, "position": position, "is_centre": value == centre[param],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .clustering import ClusteringRun, cached_ag_clustering, parse_ks
+from .clustering import ClusteringRun, cached_ag_clustering
 from .corpora import corpora, ensure_corpora, skipped
 from .features import extractor_from_params
 from .io import atomic_write
@@ -94,7 +94,7 @@ def clustering_options(params: dict, k: int | None = None) -> dict:
     common = dict(gamma=params["softdtw_gamma"], max_iter=params["kmeans_max_iter"], seed=params["seed"],
                   backend=params["clustering_backend"])
     if k is None:
-        return dict(ks=parse_ks(params["elbow_ks"]), k=params["n_ag_clusters"], subsample=params["elbow_subsample"],
+        return dict(ks=params["elbow_ks"], k=params["n_ag_clusters"], subsample=params["elbow_subsample"],
                     **common)
     return dict(ks=[int(k)], k=int(k), subsample=int(k), **common)
 

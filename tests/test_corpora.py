@@ -94,7 +94,7 @@ def test_a_third_corpus_is_enumerated_everywhere(toy, tmp_path):
     assert reg.within_directions() == ["C->C", "I->I", "T->T"]
     assert reg.upper_bound_of("C->T") == "T->T" and ("T->T", "I->T") in reg.upper_bound_pairs()
     assert set(directions_of("AG-CC")) == set(reg.cross_directions()) and "T->T" in directions_of("Upper Bound")
-    cfg = TrainConfig(method="AG-CC", direction="T->I")
+    cfg = TrainConfig.from_params(resolve("default"), method="AG-CC", direction="T->I")
     assert (cfg.source, cfg.target) == ("toy", "msp_improv")
 
     # the data-preparation stage: real (tiny) copies of the pair, the toy's simulated twin
