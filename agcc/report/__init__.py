@@ -6,8 +6,8 @@ paper's values (:mod:`agcc.paper`); nothing is copied by hand, so the report is 
 every build and cannot go stale without showing it (:func:`inventory` lists each artifact's
 modification time). The statistics and the four verdicts are :mod:`agcc.stats`'.
 
-Parts
------
+Modules of agcc.report
+----------------------
 :mod:`~agcc.report.artifacts`
     what the report reads, who writes it, when; the run record and the data it describes
 :mod:`~agcc.report.claims`
