@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import methods as registry
 from .corpora import cross_directions, within_directions
-from .stats import paired_interval, t_interval
+from .stats import minimum_detectable, paired_interval, t_interval
 from .train import TrainConfig, canonical, run_task, task_for
 from .vocab import METRICS
 
@@ -118,7 +118,7 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (model, direction), part in runs.groupby(["model", "direction"], sort=False):
         for metric in METRICS:
-            m, lo, hi, n = t_interval(part[metric])
+            m, lo, hi, n = t_interval(part[metric], bounds=(0.0, 100.0))  # a UAR lies in [0, 100]
             rows.append({"model": model, "direction": direction, "metric": metric, "mean": m,
                          "ci_low": lo, "ci_high": hi, "n": n})
     return pd.DataFrame(rows, columns=["model", "direction", "metric", "mean", "ci_low", "ci_high", "n"])
@@ -126,7 +126,9 @@ def summarize(runs: pd.DataFrame) -> pd.DataFrame:
 
 def paired_differences(runs: pd.DataFrame, reference: str = "AG-CC") -> pd.DataFrame:
     """``reference`` minus each other cross-corpus model, paired by direction and seed:
-    ``baseline, direction, metric, diff_mean, ci_low, ci_high, n``."""
+    ``baseline, direction, metric, diff_mean, ci_low, ci_high, n``, the standard deviation of the
+    paired differences ``sd`` and the smallest difference these seeds detect with 80 % power at the
+    5 % level, ``mde`` (:func:`agcc.stats.minimum_detectable`)."""
     rows = []
     ref = runs[runs["model"] == reference].set_index(["direction", "seed"])
     for (model, direction), part in runs[runs["model"] != reference].groupby(["model", "direction"], sort=False):
@@ -136,9 +138,13 @@ def paired_differences(runs: pd.DataFrame, reference: str = "AG-CC") -> pd.DataF
             continue
         for metric in METRICS:
             m, lo, hi, _ = paired_interval(ref[metric], part[metric])
+            diffs = ref.loc[both, metric].to_numpy(float) - part.loc[both, metric].to_numpy(float)
+            sd = float(np.std(diffs, ddof=1)) if len(both) > 1 else float("nan")
             rows.append({"baseline": model, "direction": direction, "metric": metric, "diff_mean": m,
-                         "ci_low": lo, "ci_high": hi, "n": len(both)})
-    return pd.DataFrame(rows, columns=["baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n"])
+                         "ci_low": lo, "ci_high": hi, "n": len(both), "sd": sd,
+                         "mde": minimum_detectable(sd, len(both))})
+    return pd.DataFrame(rows, columns=["baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n", "sd",
+                                       "mde"])
 
 
 def format_table_ii(summary: pd.DataFrame, paper: pd.DataFrame, methods) -> pd.DataFrame:
