@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import methods as registry
 from .corpora import cross_directions, within_directions
+from .grid import run_grid
 from .stats import minimum_detectable, paired_interval, t_interval
 from .train import TrainConfig, canonical, run_task, task_for
 from .vocab import METRICS
@@ -68,7 +69,6 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     gamma_choice : DataFrame
         ``model, direction, gamma, val_uar, chosen`` for every gamma tried on the first seed.
     """
-    from .grid import run_grid
 
     seeds = list(range(first_seed, first_seed + n_seeds))
     gammas = list(gammas)
@@ -105,7 +105,6 @@ def run_design(design: pd.DataFrame, runs_folder, **grid) -> pd.DataFrame:
     """Train (or read back) every run of a design and join its results: the design's columns
     without ``task``, plus :data:`RESULT_COLUMNS`. ``grid`` goes to :func:`agcc.grid.run_grid`
     (``engine``, ``workers``, ``address``, ``progress``, ``desc``)."""
-    from .grid import run_grid
 
     tasks = list({k: t for k, t in zip(design["key"], design["task"])}.values())
     table = run_grid(run_task, tasks, runs_folder, **grid)
