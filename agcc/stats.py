@@ -133,11 +133,10 @@ def paired_power(effect: float, sd: float, n: int, alpha: float = ALPHA) -> floa
     """Power of the two-sided paired t-test at level ``alpha`` to detect a mean difference
     ``effect`` when the paired differences have standard deviation ``sd`` over ``n`` seeds:
     ``P(|T| > t_crit)``, ``T`` non-central t with ``n - 1`` degrees of freedom and non-centrality
-    ``effect / (sd / sqrt(n))``. NaN for fewer than two seeds or a non-finite ``sd``."""
-    if n < 2 or not finite(sd, effect):
+    ``effect / (sd / sqrt(n))``. NaN for fewer than two seeds or an ``sd`` that is not finite and
+    positive (differences that do not vary leave the t-test undefined)."""
+    if n < 2 or not finite(sd, effect) or sd <= 0:
         return float("nan")
-    if sd == 0:
-        return 1.0 if effect != 0 else float(alpha)
     df, crit = n - 1, stats.t.ppf(1 - alpha / 2, n - 1)
     nc = abs(effect) / (sd / np.sqrt(n))
     # the far tail underflows to NaN in scipy's nct for a large nc: it is 0 there
@@ -148,11 +147,9 @@ def paired_power(effect: float, sd: float, n: int, alpha: float = ALPHA) -> floa
 def minimum_detectable(sd: float, n: int, power: float = POWER, alpha: float = ALPHA) -> float:
     """The smallest mean paired difference the two-sided paired t-test at level ``alpha`` detects
     with ``power``, for differences of standard deviation ``sd`` over ``n`` seeds (NaN for fewer
-    than two seeds)."""
-    if n < 2 or not finite(sd):
+    than two seeds or an ``sd`` that is not finite and positive)."""
+    if n < 2 or not finite(sd) or sd <= 0:
         return float("nan")
-    if sd == 0:
-        return 0.0
     se = sd / np.sqrt(n)
     high = (stats.t.ppf(1 - alpha / 2, n - 1) + stats.norm.ppf(power)) * se  # a normal-theory start
     while paired_power(high, sd, n, alpha) < power:
@@ -164,11 +161,10 @@ def seeds_needed(effect: float, sd: float, power: float = POWER, alpha: float = 
                  limit: int = 1_000_000) -> float:
     """The number of seeds (paired units) the two-sided paired t-test at level ``alpha`` needs to
     detect ``effect`` with ``power`` when the differences have standard deviation ``sd``
-    (``inf`` beyond ``limit``; NaN for a zero or non-finite effect, or a non-finite ``sd``)."""
-    if not finite(effect, sd) or effect == 0:
+    (``inf`` beyond ``limit``; NaN for a zero or non-finite effect, or an ``sd`` that is not
+    finite and positive)."""
+    if not finite(effect, sd) or effect == 0 or sd <= 0:
         return float("nan")
-    if sd == 0:
-        return 2.0
     low, high = 2, 2
     while paired_power(effect, sd, high, alpha) < power:
         low, high = high, high * 2
@@ -186,10 +182,12 @@ def seeds_needed(effect: float, sd: float, power: float = POWER, alpha: float = 
 def power_note(sd: float, n: int, effect: float | None = None) -> str:
     """A sentence on what ``n`` seeds can resolve: the minimum detectable difference (80 % power,
     5 % level) and, given ``effect`` (the paper's difference), the seeds it would need."""
-    mde = minimum_detectable(sd, n)
-    if not finite(mde):
+    if n < 2:
         return "power: needs two seeds or more"
-    text = f"detectable with 80 % power: |diff| >= {mde:.2f}"
+    if not finite(sd) or sd <= 0:
+        return "power: undefined (the paired differences do not vary)"
+    mde = minimum_detectable(sd, n)
+    text = f"detectable with 80 % power: a difference of at least {mde:.2f}"
     if effect is not None and finite(effect) and effect != 0:
         need = seeds_needed(effect, sd)
         text += (f"; the paper's {effect:+.2f} would need {int(need)} seeds" if np.isfinite(need)

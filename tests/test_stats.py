@@ -24,6 +24,9 @@ def test_minimum_detectable_difference_inverts_the_power():
     assert minimum_detectable(2.0, 10) == pytest.approx(2 * minimum_detectable(1.0, 10))  # scales with sd
     assert minimum_detectable(1.0, 40) < minimum_detectable(1.0, 10)  # more seeds resolve less
     assert np.isnan(minimum_detectable(1.0, 1)) and np.isnan(seeds_needed(0.0, 1.0))
+    # differences that do not vary (every run at chance) leave the test undefined, not "2 seeds suffice"
+    assert np.isnan(minimum_detectable(0.0, 5)) and np.isnan(seeds_needed(2.0, 0.0)) and np.isnan(paired_power(1.0, 0.0, 5))
+    assert "undefined" in power_note(0.0, 5, 2.0)
     assert "would need 34 seeds" in power_note(1.0, 10, 0.5)
 
 
