@@ -27,6 +27,7 @@ from .paths import Paths
 from .segments import SegmentSet, prepare_segments
 from .splits import assign_splits
 from .train import cached_training_data
+from .vocab import FOUR_CLASSES
 
 
 def _write_if_changed(path: Path, frame: pd.DataFrame) -> None:
@@ -61,6 +62,35 @@ def read_corpora(params: dict, paths: Paths, *, progress: bool = True) -> Corpor
     _write_if_changed(paths.tables / "utterances.csv", utterances)
     _write_if_changed(paths.tables / "skipped_utterances.csv", skips)
     return Corpora(utterances, skips, roots)
+
+
+def label_agreement(params: dict, roots: dict) -> pd.DataFrame:
+    """How often each corpus's other label choices agree with its first (the emotion in the file
+    name): per corpus, label choice and kind of recording (:meth:`agcc.corpora.base.Corpus.group_of`),
+    the clips labelled by both (one of the four classes in either) and the share on which the two
+    give the same emotion. Cross-corpus SER on MSP-IMPROV uses the raters' consensus, which agrees
+    with the scenario's target for about half of the real clips (``book/replication_notes.md``).
+    A label choice the corpus copy cannot give (no label file) is listed with its reason."""
+    rows = []
+    for corpus in corpora():
+        if len(corpus.labels) < 2 or corpus.name not in roots:
+            continue
+        reference = corpus.read(roots[corpus.name], label=corpus.labels[0]).set_index("utt_id")["emotion"]
+        for label in corpus.labels[1:]:
+            try:
+                other = corpus.read(roots[corpus.name], label=label).set_index("utt_id")["emotion"]
+            except (FileNotFoundError, ValueError) as err:
+                rows.append({"corpus": corpus.name, "label": label, "recordings": "all", "clips": 0,
+                             "agreement %": float("nan"), "note": str(err)})
+                continue
+            both = pd.DataFrame({"file name": reference, label: other}).dropna()
+            both = both[both["file name"].isin(FOUR_CLASSES) | both[label].isin(FOUR_CLASSES)]
+            groups = both.index.map(corpus.group_of)
+            for group, part in [("all", both), *both.groupby(groups)] if len(set(groups)) > 1 else [("all", both)]:
+                rows.append({"corpus": corpus.name, "label": label, "recordings": group, "clips": len(part),
+                             "agreement %": 100.0 * float((part["file name"] == part[label]).mean()) if len(part) else float("nan"),
+                             "note": ""})
+    return pd.DataFrame(rows, columns=["corpus", "label", "recordings", "clips", "agreement %", "note"])
 
 
 def vowel_segments(params: dict, paths: Paths, utterances: pd.DataFrame, *, feature_cache=None,

@@ -246,3 +246,28 @@ def test_utf16_detection_does_not_touch_utf8(tmp_path):
                  text.encode("utf-16-be")):
         (tmp_path / "e.txt").write_bytes(data)
         assert read_text(tmp_path / "e.txt") == text
+
+
+def test_label_agreement_per_recording_type(tmp_path):
+    """Table 1.3: each perceptual label against the file name's emotion, per MSP-IMPROV recording
+    type; the paper profile labels MSP-IMPROV by the raters' consensus."""
+    from agcc.params import resolve
+    from agcc.stages import label_agreement
+
+    assert resolve("paper")["improv_label"] == "consensus" and resolve("default")["improv_label"] == "target"
+    # the scenario's target is the stem's character 14 (S01A: sentence 01, anger), the type its 20th
+    clips = {"MSP-IMPROV-S01A-F01-R-FM01": ("A", "A"), "MSP-IMPROV-S01A-F01-P-FM02": ("A", "N"),
+             "MSP-IMPROV-S01H-F01-P-FM03": ("H", "H"), "MSP-IMPROV-S01S-M01-S-FM04": ("S", "N")}
+    lines = []
+    for stem, (_, consensus) in clips.items():
+        folder = tmp_path / "Audio" / "session1" / stem.split("-")[2] / stem.split("-")[4]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{stem}.wav").write_bytes(b"")
+        lines.append(f"UTD-IMPROV-{stem[11:]}.avi; {consensus}; A:3.0; V:3.0; D:3.0 ; N:3.0;")
+    (tmp_path / "Evaluation.txt").write_text("\n".join(lines) + "\n")
+    out = label_agreement({}, {"msp_improv": tmp_path}).set_index(["label", "recordings"])
+    assert out.loc[("consensus", "all"), "clips"] == 4
+    assert out.loc[("consensus", "all"), "agreement %"] == pytest.approx(50.0)
+    assert out.loc[("consensus", "natural interaction"), "agreement %"] == pytest.approx(50.0)
+    assert out.loc[("consensus", "read"), "agreement %"] == pytest.approx(100.0)
+    assert out.loc[("consensus", "improvised"), "agreement %"] == pytest.approx(0.0)

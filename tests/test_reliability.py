@@ -238,7 +238,7 @@ def _html_rows(html):
 
 def test_the_smoke_references_of_notebooks_01_and_05_agree():
     root = Path(__file__).parent / "notebooks"
-    quality = _html(nbformat.read(root / "01_data_prep.ipynb", 4), "quality_table(", "Table 1.5")
+    quality = _html(nbformat.read(root / "01_data_prep.ipynb", 4), "quality_table(", "Table 1.6")
     counts = {}
     for row in _html_rows(quality):
         status = row[1]  # corpus, status, stage, reason, utterances

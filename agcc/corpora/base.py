@@ -82,6 +82,11 @@ class Corpus:
         """The utterance table of a copy of the corpus under ``root`` (the schema above)."""
         raise NotImplementedError
 
+    def group_of(self, utt_id: str) -> str:
+        """The kind of recording a clip is (e.g. MSP-IMPROV's read, improvised, target-sentence,
+        natural): the rows of :func:`agcc.stages.label_agreement`. One kind by default."""
+        return "all"
+
     def label_choice(self, params: Mapping[str, Any]) -> str | None:
         """The label choice a run asks for (``None``: the corpus's only labelling)."""
         return params[self.label_param] if self.label_param else None

@@ -23,6 +23,7 @@ from .base import LETTERS, Corpus, finish
 from .files import files_with_suffix, find, orphan_reason, orphans, read_text, side_folders, side_index, side_paths
 
 LABELS = ("target", "consensus")
+RECORDING_TYPES = {"R": "read", "S": "improvised", "T": "target sentence", "P": "natural interaction"}
 TARGETS = "AHSN"  # the target emotions of the scenarios (file name, character 14)
 # Category words some copies write in place of the consensus letter.
 WORDS = {"angry": "A", "anger": "A", "happy": "H", "happiness": "H", "sad": "S", "sadness": "S",
@@ -170,3 +171,9 @@ class MspImprov(Corpus):
     def read(self, root, *, label=None, landmarks_dir=None, alignments_dir=None) -> pd.DataFrame:
         return read(root, label=label or LABELS[0], landmarks_dir=landmarks_dir, alignments_dir=alignments_dir,
                     corpus=self.name)
+
+    def group_of(self, utt_id: str) -> str:
+        """The recording type (the stem's character 20): read, improvised, target sentence or
+        natural interaction."""
+        m = _STEM.match(utt_id)
+        return RECORDING_TYPES.get(m.group(5), m.group(5)) if m else "?"
