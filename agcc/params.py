@@ -263,10 +263,12 @@ CROSS_CHECKS = (
      "lacc_layers index 0 (the pooled encoder output) and 1..len(fc_sizes) (the hidden FC layers)"),
     (("ablation_seeds", "n_seeds"), lambda p: p["ablation_seeds"] <= p["n_seeds"],
      "ablation_seeds must not exceed n_seeds (each ablation value is paired with notebook 05's runs)"),
-    (("elbow_subsample", "elbow_ks", "n_acoustic_clusters"),
-     lambda p: p["elbow_subsample"] == 0 or p["elbow_subsample"] >= max(*p["elbow_ks"], p["n_acoustic_clusters"]),
-     "elbow_subsample (tokens per elbow fit and of the acoustic clustering) must be 0 (all) or at least the "
-     "largest k it fits (max of elbow_ks and n_acoustic_clusters)"),
+    (("elbow_subsample", "elbow_ks"),
+     lambda p: p["elbow_subsample"] == 0 or p["elbow_subsample"] >= max(p["elbow_ks"]),
+     "elbow_subsample (tokens per elbow fit) must be 0 (all) or at least the largest k of elbow_ks"),
+    (("acoustic_subsample", "n_acoustic_clusters"),
+     lambda p: p["acoustic_subsample"] == 0 or p["acoustic_subsample"] >= p["n_acoustic_clusters"],
+     "acoustic_subsample (tokens the acoustic clustering is fitted on) must be 0 (all) or at least n_acoustic_clusters"),
 )
 
 

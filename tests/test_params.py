@@ -169,7 +169,7 @@ CROSS = [
     ({"lacc_layers": "0,4"}, "lacc_layers index"),
     ({"ablation_seeds": 5, "n_seeds": 3}, "ablation_seeds must not exceed n_seeds"),
     ({"elbow_subsample": 20, "elbow_ks": "5-30"}, "elbow_subsample"),
-    ({"elbow_subsample": 5, "n_acoustic_clusters": 10, "elbow_ks": "2,3"}, "elbow_subsample"),
+    ({"acoustic_subsample": 5, "n_acoustic_clusters": 10}, "acoustic_subsample"),
 ]
 
 
