@@ -17,12 +17,25 @@ from .vocab import VOWELS as PAPER_VOWELS
 
 _ARPA = {"AA": "a", "EH": "ɛ", "IY": "i", "AE": "æ", "UW": "u"}
 _IPA = {"ɑ": "a", "ɑː": "a", "a": "a", "ə": "ə", "ɛ": "ɛ", "i": "i", "iː": "i", "æ": "æ",
-        "u": "u", "uː": "u", "ʉ": "u", "ʉː": "u"}
+        "u": "u", "uː": "u", "ʉ": "u", "ʉː": "u",
+        # english_mfa's "lot" vowel (British dictionaries): ARPAbet writes it AA like "father", and
+        # the paper's /a/ is ARPAbet's AA, so it counts as /a/
+        "ɒ": "a", "ɒː": "a"}
+# english_mfa phones that look close to one of the six but are not it, decided explicitly (the
+# same decisions as the ARPAbet rules below): the diphthongs (ARPAbet AY, AW, EY, OY: a glide, not
+# a steady vowel), the r-coloured schwa (ER0, not AH0) and the "strut" vowel (AH1, not AH0)
+NOT_PAPER_VOWELS = {"aj": "diphthong /aɪ/ (ARPAbet AY)", "aw": "diphthong /aʊ/ (ARPAbet AW)",
+                    "ej": "diphthong /eɪ/ (ARPAbet EY)", "ɔj": "diphthong /ɔɪ/ (ARPAbet OY)",
+                    "ɚ": "r-coloured schwa (ARPAbet ER0)", "ɝ": "r-coloured vowel (ARPAbet ER1)",
+                    "ɐ": "near-open central vowel, the 'strut' vowel (ARPAbet AH1)",
+                    "ʌ": "the 'strut' vowel (ARPAbet AH1)"}
 
 
 def paper_vowel(label: str) -> str | None:
     """The paper's vowel (``a ə ɛ i æ u``) for an ARPAbet or MFA-IPA phone label, else ``None``."""
     label = (label or "").strip()
+    if label in NOT_PAPER_VOWELS:
+        return None
     if label in _IPA:
         return _IPA[label]
     m = re.fullmatch(r"([A-Z]{2})([012])?", label)

@@ -347,3 +347,14 @@ def test_mfa_corpus_layout_and_collected_textgrids(tmp_path):
     (out / "other" / "1001_DFA_ANG_XX.TextGrid").write_text("y")
     with pytest.raises(ValueError, match="same name"):
         collect_textgrids(out, tmp_path / "dest")
+
+
+def test_english_mfa_phones_are_decided_explicitly():
+    """ɒ, aj, ɚ (english_mfa) are each decided: the lot vowel is /a/ (ARPAbet AA), the diphthong
+    and the r-coloured schwa are not among the six, like ARPAbet AY and ER0."""
+    from agcc.alignment import NOT_PAPER_VOWELS
+
+    assert paper_vowel("ɒ") == "a" and paper_vowel("AA1") == "a"
+    assert paper_vowel("aj") is None and paper_vowel("AY1") is None and "aj" in NOT_PAPER_VOWELS
+    assert paper_vowel("ɚ") is None and paper_vowel("ER0") is None and "ɚ" in NOT_PAPER_VOWELS
+    assert paper_vowel("ɐ") is None and paper_vowel("AH1") is None
