@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import time
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from scipy.linalg import solve_toeplitz
@@ -87,7 +89,8 @@ def hf_lf_ratio_db(x: np.ndarray, sr: int = SR) -> float:
 
 
 def speaker(gender="M", seed=3) -> A.Speaker:
-    return A.sample_speaker("t", gender, np.random.default_rng(seed))
+    # expressivity 1: these tests read the emotion table's effects at the intensity they ask for
+    return replace(A.sample_speaker("t", gender, np.random.default_rng(seed)), expressivity=1.0)
 
 
 def render(words, spk, emotion="neutral", intensity=1.0, seed=0):
