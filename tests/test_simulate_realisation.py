@@ -99,7 +99,7 @@ def test_per_speaker_normalisation_standardises_each_speaker():
     key = (tokens["corpus"] + tokens["speaker"]).to_numpy()
     for spk in np.unique(key):
         x = np.concatenate([out[i] for i in np.flatnonzero(key == spk)])
-        np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-5)
+        np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-4)  # float32
         np.testing.assert_allclose(x.std(0), 1.0, atol=1e-3)
     assert np.array_equal(speaker_normalised(segments, "none")[0], frames[0].astype(np.float32))
     with pytest.raises(ValueError):
