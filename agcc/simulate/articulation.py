@@ -175,18 +175,20 @@ def sample_speaker(speaker_id: str, gender: str, rng: np.random.Generator, *,
 
 
 STYLE_SD = 0.4  # log-sd of a corpus's style multipliers at mismatch 1
+STYLE_RANGE = (0.5, 2.0)  # a corpus may halve or double an effect, no more
 
 
 def sample_style(rng: np.random.Generator, mismatch: float = 1.0) -> dict[str, dict[str, float]]:
     """A corpus's style of expressing emotion: per emotion and effect of :data:`EMOTION_EFFECTS`, a
-    log-normal multiplier (log-sd ``STYLE_SD * mismatch``) of the effect's departure from neutral.
+    log-normal multiplier (log-sd ``STYLE_SD * mismatch``, clipped to :data:`STYLE_RANGE`) of the
+    effect's departure from neutral.
 
     Acted and improvised emotion differ in which cues carry it (a reason cross-corpus SER is hard),
     but no study gives per-cue factors between two corpora: ``mismatch`` is a knob
     (``sim_style_mismatch``); 0 gives the table itself.
     """
-    return {e: {k: float(np.exp(STYLE_SD * mismatch * rng.normal())) for k in EMOTION_EFFECTS["neutral"]}
-            for e in EMOTIONS if e != "neutral"}
+    return {e: {k: float(np.clip(np.exp(STYLE_SD * mismatch * rng.normal()), *STYLE_RANGE))
+                for k in EMOTION_EFFECTS["neutral"]} for e in EMOTIONS if e != "neutral"}
 
 
 @dataclass(frozen=True)
