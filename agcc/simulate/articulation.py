@@ -61,8 +61,8 @@ EMOTION_EFFECTS: dict[str, dict[str, float]] = {
                   articulation_gain=1.30, spread_offset=0.03, breathiness=-0.01),
     "happiness": dict(f0_semitones=3.5, f0_range=1.5, intensity_db=4.0, tilt_db_per_oct=2.0, rate=1.05,
                       articulation_gain=1.20, spread_offset=0.15, breathiness=0.0),
-    "sadness": dict(f0_semitones=-1.0, f0_range=0.75, intensity_db=-3.0, tilt_db_per_oct=-2.0, rate=0.88,
-                    articulation_gain=0.80, spread_offset=-0.05, breathiness=0.03),
+    "sadness": dict(f0_semitones=-1.0, f0_range=0.80, intensity_db=-2.0, tilt_db_per_oct=-1.5, rate=0.92,
+                    articulation_gain=0.85, spread_offset=-0.04, breathiness=0.02),
     # Disgust: low F0, slow, lip corners pulled down/narrowed; fear: high F0, narrow range, fast, tense.
     "disgust": dict(f0_semitones=-0.5, f0_range=0.9, intensity_db=1.0, tilt_db_per_oct=0.0, rate=0.85,
                     articulation_gain=1.05, spread_offset=-0.05, breathiness=0.01),
@@ -181,14 +181,20 @@ STYLE_RANGE = (0.5, 2.0)  # a corpus may halve or double an effect, no more
 def sample_style(rng: np.random.Generator, mismatch: float = 1.0) -> dict[str, dict[str, float]]:
     """A corpus's style of expressing emotion: per emotion and effect of :data:`EMOTION_EFFECTS`, a
     log-normal multiplier (log-sd ``STYLE_SD * mismatch``, clipped to :data:`STYLE_RANGE`) of the
-    effect's departure from neutral.
+    effect's departure from neutral; an emotion's log-multipliers are centred, so a corpus weighs
+    the cues of an emotion differently without expressing it more or less strongly overall.
 
     Acted and improvised emotion differ in which cues carry it (a reason cross-corpus SER is hard),
     but no study gives per-cue factors between two corpora: ``mismatch`` is a knob
     (``sim_style_mismatch``); 0 gives the table itself.
     """
-    return {e: {k: float(np.clip(np.exp(STYLE_SD * mismatch * rng.normal()), *STYLE_RANGE))
-                for k in EMOTION_EFFECTS["neutral"]} for e in EMOTIONS if e != "neutral"}
+    keys = list(EMOTION_EFFECTS["neutral"])
+    out = {}
+    for e in EMOTIONS[1:]:
+        z = rng.normal(size=len(keys))
+        z -= z.mean()  # re-weights the cues of an emotion without making it more or less salient overall
+        out[e] = {k: float(np.clip(np.exp(STYLE_SD * mismatch * v), *STYLE_RANGE)) for k, v in zip(keys, z)}
+    return out
 
 
 @dataclass(frozen=True)
