@@ -32,12 +32,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .experiments import paired_interval, parse_floats, t_interval
+from .corpora import cross_directions
+from .experiments import paired_interval, t_interval
 from .clustering import ClusteringRun
 from .grid import task_key
 from .segments import SegmentSet
 from .stages import ag_clustering
-from .train import TrainConfig, cached_training_data, canonical, parse_vowels, task_for
+from .train import TrainConfig, cached_training_data, canonical, task_for, vowel_set
 from .vocab import VOWELS
 
 FACTORS = ("gamma", "beta", "soft_weights", "alpha", "k", "overlap_threshold", "vowels", "pseudo_threshold",
@@ -54,11 +55,11 @@ TITLES = {
     "pseudo_threshold": "confidence threshold of the targets' pseudo-labels",
     "target_labels": "emotion of target anchors: pseudo-labels or TRUE target labels (diagnostic)",
 }
-# the notebook parameter holding each factor's values (a comma list; vowels: sets joined by ";")
+# the notebook parameter holding each factor's values (a list; vowels: a list of vowel sets)
 PARAMETER = {"gamma": "ablation_gamma", "beta": "ablation_beta", "alpha": "ablation_alpha", "k": "ablation_k",
              "overlap_threshold": "ablation_overlap", "vowels": "ablation_vowels",
              "pseudo_threshold": "ablation_pseudo"}
-ALL_VOWELS = ",".join(VOWELS)
+ALL_VOWELS = tuple(VOWELS)
 # a paired difference's reading: value higher or lower than the default (interval wholly above or
 # below 0), no clear difference (it includes 0) or no interval (one seed); agcc.report's verdicts
 EFFECTS = ("higher", "lower", "no clear difference", "no interval")
@@ -77,9 +78,9 @@ def ablation_values(params: dict) -> dict[str, list]:
     """The values of each factor named in ``params["ablation_factors"]``, from the notebook
     parameters (``ablation_gamma``, ...); ``soft_weights`` and ``target_labels`` take both their
     values. The default setting's value is added by :func:`ablation_design`."""
-    wanted = [f.strip() for f in params["ablation_factors"].split(",") if f.strip()]
+    wanted = params["ablation_factors"]
     unknown = sorted(set(wanted) - set(FACTORS))
-    if unknown:
+    if unknown:  # profiles.yml's choices are FACTORS (a test checks): only a hand-made dict gets here
         raise ValueError(f"unknown ablation factors {unknown}; choose from {', '.join(FACTORS)}")
     out = {}
     for factor in (f for f in FACTORS if f in wanted):  # the order of FACTORS, whatever the order given
@@ -87,12 +88,10 @@ def ablation_values(params: dict) -> dict[str, list]:
             out[factor] = [True, False]
         elif factor == "target_labels":
             out[factor] = ["pseudo", "oracle"]
-        elif factor == "k":
-            out[factor] = [int(v) for v in parse_floats(params[PARAMETER[factor]])]
         elif factor == "vowels":
-            out[factor] = [",".join(parse_vowels(s)) for s in params[PARAMETER[factor]].split(";") if s.strip()]
+            out[factor] = [vowel_set(s) for s in params[PARAMETER[factor]]]
         else:
-            out[factor] = parse_floats(params[PARAMETER[factor]])
+            out[factor] = list(params[PARAMETER[factor]])
     return out
 
 
@@ -100,7 +99,7 @@ def value_label(factor: str, value) -> str:
     """How a value is printed: ``all six`` for the full vowel set, ``on``/``off`` for the soft
     weights, ``%g`` for numbers."""
     if factor == "vowels":
-        return "all six" if value == ALL_VOWELS else "{" + value.replace(",", " ") + "}"
+        return "all six" if tuple(value) == ALL_VOWELS else "{" + " ".join(value) + "}"
     if factor == "soft_weights":
         return "on" if value else "off (w = 1)"
     if isinstance(value, float):
@@ -276,10 +275,12 @@ def seeds_of(params: dict) -> list[int]:
 
 def directions_of(params: dict) -> list[str]:
     """The cross-corpus directions of the ablations (``ablation_directions``)."""
-    out = [d.strip() for d in params["ablation_directions"].split(",") if d.strip()]
-    bad = [d for d in out if d not in ("C->I", "I->C")]
+    out = list(params["ablation_directions"])  # typed and checked against profiles.yml's choices
+    allowed = cross_directions()
+    bad = [d for d in out if d not in allowed]
     if bad or not out:
-        raise ValueError(f"ablation_directions must list C->I and/or I->C, got {params['ablation_directions']!r}")
+        raise ValueError(f"ablation_directions must list cross-corpus directions ({', '.join(allowed)}), "
+                         f"got {params['ablation_directions']!r}")
     return out
 
 

@@ -161,21 +161,6 @@ def resample(segment: np.ndarray, n: int = 10) -> np.ndarray:
     return np.stack([np.interp(u, t, segment[:, j]) for j in range(segment.shape[1])], axis=1)
 
 
-def parse_ks(text: str) -> list[int]:
-    """``"5,10,15"`` or ``"5-30"`` (inclusive) -> sorted unique ints >= 2."""
-    ks: set[int] = set()
-    for part in str(text).split(","):
-        part = part.strip()
-        if "-" in part:
-            lo, hi = (int(v) for v in part.split("-", 1))
-            ks.update(range(lo, hi + 1))
-        elif part:
-            ks.add(int(part))
-    if not ks or min(ks) < 2:
-        raise ValueError(f"elbow k values must be integers >= 2, got {text!r}")
-    return sorted(ks)
-
-
 @dataclass
 class ClusteringRun:
     """What the AG clustering notebook produces (and the later stages read back)."""

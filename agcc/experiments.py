@@ -18,25 +18,16 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from .corpora import cross_directions, within_directions
 from .train import TrainConfig, canonical, run_task, task_for
 from .vocab import METRICS
 
-CROSS = ("C->I", "I->C")
-WITHIN = ("C->C", "I->I")
 BASELINES = ("Source only", "PA-CC", "LA-CC", "Hard-AG")
 TAKES_GAMMA = ("AG-CC", "PA-CC", "LA-CC", "Hard-AG")
 
 
-def parse_floats(text: str) -> list[float]:
-    """``"0.3, 1"`` -> ``[0.3, 1.0]`` (at least one value)."""
-    values = [float(v) for v in str(text).split(",") if v.strip()]
-    if not values:
-        raise ValueError(f"expected a comma list of numbers, got {text!r}")
-    return values
-
-
 def directions_of(method: str) -> tuple[str, ...]:
-    return WITHIN if method == "Upper Bound" else CROSS
+    return tuple(within_directions() if method == "Upper Bound" else cross_directions())
 
 
 def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_seeds: int, gammas,

@@ -2,12 +2,18 @@
 
 ``ctx = agcc.setup(globals())`` right after the cell tagged ``parameters``:
 
-* validates the notebook's parameters against ``agcc/profiles/profiles.yml`` — a name that is not
-  declared (a typo in ``papermill -p``) or a value of the wrong type raises :class:`ParameterError`;
+* resolves the run's full configuration, ``agcc.params.resolve(profile, given)``: every parameter
+  of ``agcc/profiles/profiles.yml`` has a value, typed and checked, whether or not the notebook's
+  parameters cell shows it. ``given`` are the values papermill injected (``papermill -p``, or the
+  runner's ``python -m agcc build -p``) and the values of the parameters cell that a reader changed
+  from the default shown there; a name that is not declared (a typo) or a bad value raises
+  :class:`~agcc.params.ParameterError`;
+* writes the checked values back into the notebook's namespace (``papermill -r lr 0.5`` injects a
+  string; the notebook sees the float);
 * fixes the seeds of ``random``, NumPy and (if loaded) torch;
 * sets the plotting style and quiet, offline defaults for Hugging Face libraries;
-* returns a :class:`Context` with the parameters, the artifacts :class:`~agcc.paths.Paths` and a
-  seeded ``numpy.random.Generator``.
+* returns a :class:`Context` with the parameters (``ctx.params``, or ``ctx.lr``), the artifacts
+  :class:`~agcc.paths.Paths` and a seeded ``numpy.random.Generator``.
 """
 from __future__ import annotations
 
@@ -22,11 +28,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .params import ParameterError, check, schema
+from .params import check, resolve, schema
 from .paths import Paths
 
 # Names an IPython kernel defines by itself; everything else defined before setup() is a parameter.
 _KERNEL_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
+# papermill's injected cell starts with this comment (papermill.translators.PythonTranslator)
+_INJECTED = "# Parameters"
 
 
 @dataclass
@@ -64,16 +72,22 @@ def _literal_assignment_cell(source: str) -> list[str] | None:
     return names or None
 
 
-def _parameters_in(namespace: Mapping[str, Any]) -> dict[str, Any]:
-    """The notebook's parameters: names set by the executed cells that hold only literal
-    assignments (the ``parameters`` cell and papermill's injected cell). Outside IPython (no
-    input history ``In``, or none stored), every plain non-constant value of the namespace counts."""
+def _parameters_in(namespace: Mapping[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """The notebook's parameters: ``(values, injected)``, the names set by the executed cells that
+    hold only literal assignments (the ``parameters`` cell and papermill's injected cell) with
+    their values, and those of them that papermill injected. Outside IPython (no input history
+    ``In``, or none stored, as under nbval), every plain non-constant value of the namespace
+    counts and none is known to be injected."""
     history = namespace.get("In")
     if isinstance(history, list):
-        names = {n for src in history for n in (_literal_assignment_cell(src) or [])}
+        names, injected = set(), set()
+        for src in history:
+            assigned = _literal_assignment_cell(src) or []
+            names.update(assigned)
+            if src.lstrip().startswith(_INJECTED):
+                injected.update(assigned)
         if names:
-            return {n: namespace[n] for n in names if n in namespace}
-    # No usable history (plain Python, or a kernel that does not store it, as under nbval).
+            return {n: namespace[n] for n in names if n in namespace}, injected & set(namespace)
     found = {}
     for name, value in namespace.items():
         if name.startswith("_") or name in _KERNEL_NAMES or name.isupper():
@@ -81,27 +95,42 @@ def _parameters_in(namespace: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(value, (types.ModuleType, types.FunctionType, type)) or callable(value):
             continue
         found[name] = value
-    return found
+    return found, set()
 
 
-def setup(namespace: Mapping[str, Any], *, style: bool = True) -> Context:
-    """Validate a notebook's parameters, fix seeds and styles, return the run's :class:`Context`.
+def given_parameters(namespace: Mapping[str, Any]) -> tuple[str, dict[str, Any], list[str]]:
+    """``(profile, overrides, names)`` of a notebook namespace: the profile it runs under, the
+    values that override the profile's, and every parameter name the namespace defines.
+
+    A parameters cell shows the ``default`` profile's values; a value left as shown takes the
+    profile's value (so that ``papermill -p profile smoke`` gives the smoke profile's values), a
+    value edited in the cell overrides it, and so does every value papermill injected (even one
+    equal to the default). Every name must be declared and every value valid.
+    """
+    values, injected = _parameters_in(namespace)
+    typed = check(values)  # unknown names and bad values are refused here, whatever the profile
+    declared = schema()
+    profile = typed.pop("profile", declared["profile"].default)
+    overrides = {n: v for n, v in typed.items() if n in injected or v != check({n: declared[n].default})[n]}
+    return profile, overrides, list(values)
+
+
+def setup(namespace: dict[str, Any], *, style: bool = True) -> Context:
+    """Resolve a notebook's configuration, fix seeds and styles, return the run's :class:`Context`.
 
     Parameters
     ----------
     namespace
-        The notebook's ``globals()`` right after the parameters cell: every plain value defined
-        there must be a declared parameter.
+        The notebook's ``globals()`` right after the parameters cell (and papermill's injected
+        cell): every plain value defined there must be a declared parameter. The resolved values of
+        those names are written back into it.
     style
         Apply the book's matplotlib style.
     """
-    given = _parameters_in(namespace)
-    params = check(given)
-    if "profile" not in params:
-        raise ParameterError("A notebook must declare the `profile` parameter.")
-    declared = schema()
-    for name in ("seed", "artifacts_dir"):
-        params.setdefault(name, declared[name].default)
+    profile, overrides, names = given_parameters(namespace)
+    params = resolve(profile, overrides)
+    for name in names:  # the checked values, not a string papermill -r injected
+        namespace[name] = params[name]
 
     seed = params["seed"]
     random.seed(seed)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .corpora import pair
 from .vocab import TABLE_I_EMOTIONS as EMOTION_ROWS
 from .vocab import VOWELS as VOWEL_ORDER
 
@@ -126,7 +127,7 @@ def _ordered_vowels(present) -> list:
 
 
 def overlap_table(tokens: pd.DataFrame, cluster_col: str = "ag_cluster", by: str = "vowel",
-                  source: str = "crema_d", target: str = "msp_improv", threshold: float = 0.25,
+                  source: str | None = None, target: str | None = None, threshold: float = 0.25,
                   reading: str = "ratio", clusters=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table I: per-cluster overlap per vowel, and average overlap per emotion and vowel.
 
@@ -136,7 +137,8 @@ def overlap_table(tokens: pd.DataFrame, cluster_col: str = "ag_cluster", by: str
         One row per vowel token: ``corpus``, ``by`` (the vowel), ``emotion`` (lowercase) and
         ``cluster_col``.
     source, target : str
-        Values of ``corpus`` for the two corpora.
+        Values of ``corpus`` for the two corpora (default: the registered pair,
+        :func:`agcc.corpora.pair`).
     threshold, reading, clusters
         As in :func:`cluster_overlap` (``clusters`` defaults to the ids seen in ``tokens``).
 
@@ -149,6 +151,7 @@ def overlap_table(tokens: pd.DataFrame, cluster_col: str = "ag_cluster", by: str
         Rows ``All``, ``Neutral``, ``Happiness``, ``Anger``, ``Sadness``, columns the vowels,
         values the average overlap on that emotion's tokens only (NaN where a side has none).
     """
+    source, target = (given or default for given, default in zip((source, target), pair()))
     extra = () if clusters is None else clusters
     ids = sorted(set(tokens[cluster_col].dropna().astype(int)) | {int(c) for c in extra})
     vowels = _ordered_vowels(tokens[by])

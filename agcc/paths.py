@@ -3,8 +3,8 @@
 Notebooks hand data to each other only through the artifacts folder of their profile::
 
     artifacts/<profile>/
-        corpora/crema_d/       simulated CREMA-D-like corpus (when no real root is given)
-        corpora/msp_improv/    simulated MSP-IMPROV-like corpus
+        corpora/<name>/        the simulated twin of each registered corpus (agcc.corpora) whose
+                               real root is not given: corpora/crema_d/, corpora/msp_improv/
         tables/                tidy tables written by one notebook and read by the next (CSV)
         segments/              vowel tokens: tokens.csv, quality.csv, token_drops.csv, ag_frames.npy,
                                acoustic_frames.npy (agcc.segments.SegmentSet)
@@ -61,13 +61,9 @@ class Paths:
     def corpora(self) -> Path:
         return self.root / "corpora"
 
-    @property
-    def sim_crema_d(self) -> Path:
-        return self.corpora / "crema_d"
-
-    @property
-    def sim_msp_improv(self) -> Path:
-        return self.corpora / "msp_improv"
+    def corpus(self, name: str) -> Path:
+        """Folder of the simulated twin of the corpus registered as ``name``."""
+        return self.corpora / name
 
     @property
     def tables(self) -> Path:

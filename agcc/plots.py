@@ -7,6 +7,7 @@ from scipy.signal import stft
 
 from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
+from .corpora import cross_directions, names, pair, upper_bound_of
 from .landmarks import read_openface
 from .vocab import VOWELS as VOWEL_ORDER
 
@@ -78,7 +79,8 @@ def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):
     fig, axes = plt.subplots(1, len(vowels), figsize=(1.9 * len(vowels), 2.4), sharex=True, sharey=True)
     for ax, vowel in zip(np.atleast_1d(axes), vowels):
         counts = []
-        for corpus, color in (("crema_d", "C0"), ("msp_improv", "C1")):
+        for k, corpus in enumerate(names()):
+            color = f"C{k}"
             sel = ((tokens["vowel"] == vowel) & (tokens["corpus"] == corpus)).to_numpy()
             counts.append(f"{sel.sum()}")
             if not sel.any():
@@ -122,7 +124,7 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
     u = np.linspace(0, 1, n_points)
     for c, vowel in enumerate(vowels):
         for ci, cluster in enumerate(clusters_by_vowel[vowel]):
-            for corpus, style in (("crema_d", "-"), ("msp_improv", "--")):
+            for corpus, style in zip(pair(), ("-", "--")):
                 idx = np.flatnonzero(((tokens["vowel"] == vowel) & (tokens["corpus"] == corpus)).to_numpy()
                                      & (labels == cluster))
                 if idx.size == 0:
@@ -221,8 +223,9 @@ def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
     """Table II as bars: per direction, each model's measured mean UAR with its 95 % interval,
     and the paper's value as a black diamond (labelled as the paper's)."""
     # each cross-corpus direction beside the upper bound of its *target* corpus (C->I with I->I)
-    directions = [("C->I", "I->I"), ("I->C", "C->C")]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    directions = [(d, upper_bound_of(d)) for d in cross_directions()]
+    fig, axes = plt.subplots(1, len(directions), figsize=(5.5 * len(directions), 3.6), sharey=True, squeeze=False)
+    axes = axes[0]
     for ax, (cross, within) in zip(axes, directions):
         names, means, errs, paper_vals = [], [], [], []
         for method in methods:
@@ -380,7 +383,7 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
     knobs = list(dict.fromkeys(levels["knob"]))
     fig, axes = plt.subplots(2, len(knobs), figsize=(4.6 * len(knobs), 6.2), squeeze=False, sharey="row")
     colours = {"Source only": "0.45", "PA-CC": "C0", "AG-CC": "C2", "LA-CC": "C1", "Hard-AG": "C4"}
-    styles = {"C->I": "-", "I->C": "--"}
+    styles = dict(zip(cross_directions(), ("-", "--", ":", "-.")))
     for c, knob in enumerate(knobs):
         top, bottom = axes[0, c], axes[1, c]
         lv = levels[levels["knob"] == knob]

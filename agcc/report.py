@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from . import paper
+from .corpora import corpora, cross_directions, get, pair, upper_bound_pairs, within_directions
 from .vocab import METRICS, TABLE_I_EMOTIONS, VOWELS
 from .experiments import t_interval  # noqa: F401  (re-exported: the report's intervals are the table's)
 
@@ -45,10 +46,7 @@ ALPHA = 0.05
 HIGH_OVERLAP = 60.0  # "high" overlap in Table I's sense: the paper's shared clusters lie at 60-80 %
 EMOTION_ROWS = tuple(row for row, _ in TABLE_I_EMOTIONS)
 MODELS = ("Upper Bound", "Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG")
-CROSS_DIRECTIONS = ("C->I", "I->C")
 BASELINES = ("PA-CC", "LA-CC", "Hard-AG")  # the paper's comparisons of AG-CC (Table II)
-# Upper bound of a target corpus (trained and tested on it) against cross-corpus runs into it.
-UPPER_BOUND_OF = {"C->C": "I->C", "I->I": "C->I"}
 RUNS_COLUMNS = ("model", "direction", "seed", *METRICS, "val_uar", "best_epoch", "wall_s", "gamma")
 SUMMARY_COLUMNS = ("model", "direction", "metric", "mean", "ci_low", "ci_high", "n")
 PAIRED_COLUMNS = ("baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n")
@@ -181,7 +179,7 @@ def inventory(paths, project_root, run_time: datetime | None = None) -> pd.DataF
 
 def is_simulated(params: Mapping) -> bool:
     """Whether either corpus of the run is simulated (no real root given)."""
-    return not (params.get("crema_d_root") and params.get("msp_improv_root"))
+    return not all(params.get(c.root_param) for c in corpora())
 
 
 def data_note(params: Mapping, utterances: pd.DataFrame | None = None) -> str:
@@ -474,26 +472,27 @@ def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
     The claim reads ``between - within > 0``; its 95 % interval comes from ``n_bootstrap``
     resamplings of the tokens within each (corpus, cluster) group (percentile bootstrap).
 
-    Returns one row per vowel: ``clusters`` (1-based), ``CREMA-D tokens`` and ``MSP-IMPROV
-    tokens`` (per cluster), ``within``, ``between``, ``difference``, ``ci_low``, ``ci_high``,
+    The two corpora are the registered pair (:func:`agcc.corpora.pair`). Returns one row per
+    vowel: ``clusters`` (1-based), ``CREMA-D tokens`` and ``MSP-IMPROV tokens`` (per cluster), ``within``, ``between``, ``difference``, ``ci_low``, ``ci_high``,
     ``verdict``, ``why``.
     """
     tokens = segments.tokens
     labels = np.asarray(labels)
+    one, two = pair()
     rng = np.random.default_rng(seed)
     rows = []
     for vowel in vowels:
         clusters = top_clusters(tokens, labels, vowel)
-        groups, sizes = {}, {"crema_d": [], "msp_improv": []}
+        groups, sizes = {}, {one: [], two: []}
         for cluster in clusters:
-            for corpus in ("crema_d", "msp_improv"):
+            for corpus in (one, two):
                 idx = np.flatnonzero((tokens["vowel"] == vowel).to_numpy()
                                      & (tokens["corpus"] == corpus).to_numpy() & (labels == cluster))
                 groups[(corpus, cluster)] = _curves(segments, idx, n_points).reshape(idx.size, n_points * len(FIG1_POINTS))
                 sizes[corpus].append(str(idx.size))
         row = {"vowel": vowel, "clusters": ", ".join(str(c + 1) for c in clusters),
-               "CREMA-D tokens": ", ".join(sizes["crema_d"]),
-               "MSP-IMPROV tokens": ", ".join(sizes["msp_improv"])}
+               f"{get(one).display} tokens": ", ".join(sizes[one]),
+               f"{get(two).display} tokens": ", ".join(sizes[two])}
         if len(clusters) < 2 or any(len(g) < min_tokens for g in groups.values()):
             rows.append({**row, "within": np.nan, "between": np.nan, "difference": np.nan,
                          "ci_low": np.nan, "ci_high": np.nan, "verdict": CANNOT,
@@ -502,10 +501,8 @@ def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
         c1, c2 = clusters[:2]
 
         def stat(means):
-            within = (_rms(means[("crema_d", c1)], means[("msp_improv", c1)])
-                      + _rms(means[("crema_d", c2)], means[("msp_improv", c2)])) / 2
-            between = (_rms(means[("crema_d", c1)], means[("crema_d", c2)])
-                       + _rms(means[("msp_improv", c1)], means[("msp_improv", c2)])) / 2
+            within = (_rms(means[(one, c1)], means[(two, c1)]) + _rms(means[(one, c2)], means[(two, c2)])) / 2
+            between = (_rms(means[(one, c1)], means[(one, c2)]) + _rms(means[(two, c1)], means[(two, c2)])) / 2
             return within, between
 
         w, b = stat({k: g.mean(axis=0) for k, g in groups.items()})
@@ -595,7 +592,7 @@ def read_table_ii(paths) -> TableII:
 
 def _row_order(frame: pd.DataFrame) -> pd.DataFrame:
     rank = {m: i for i, m in enumerate(MODELS)}
-    order = {d: i for i, d in enumerate(("C->C", "I->I", "C->I", "I->C"))}
+    order = {d: i for i, d in enumerate(within_directions() + cross_directions())}
     key = frame["model"].map(lambda m: rank.get(m, len(rank))) * 10 + frame["direction"].map(
         lambda d: order.get(d, 9))
     return frame.assign(_k=key).sort_values(["_k", "model", "direction"]).drop(columns="_k")
@@ -654,13 +651,13 @@ def paper_difference(baseline: str, direction: str, metric: str, model: str = "A
         return float("nan")
 
 
-def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directions=CROSS_DIRECTIONS,
+def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directions=None,
                        metrics=METRICS) -> pd.DataFrame:
     """AG-CC minus each baseline per direction and metric: measured mean difference and interval
     (from ``table_ii_paired.csv``), the paper's difference, and a verdict on "AG-CC is better"."""
     rows = []
     for baseline in baselines:
-        for direction in directions:
+        for direction in cross_directions() if directions is None else directions:
             for metric in metrics:
                 r = None
                 if paired is not None:
@@ -688,7 +685,7 @@ def paired_wide(pairs: pd.DataFrame, what: str = "paper", digits: int = 2) -> pd
     frame = pairs.assign(metric=pd.Categorical(pairs["metric"], METRICS, ordered=True))
     wide = frame.pivot_table(index=["baseline", "direction"], columns="metric", values=what,
                              aggfunc="first", observed=False, dropna=False).round(digits)
-    order = [(b, d) for b in BASELINES for d in CROSS_DIRECTIONS if (b, d) in wide.index]
+    order = [(b, d) for b in BASELINES for d in cross_directions() if (b, d) in wide.index]
     return wide.reindex(order)
 
 
@@ -703,7 +700,7 @@ def table_ii_claims(paired_table: pd.DataFrame, runs: pd.DataFrame | None, why_r
              "Hard-AG": "hard AG segments (Hard-AG)"}
     k = 0
     for baseline in BASELINES:
-        for direction in CROSS_DIRECTIONS:
+        for direction in cross_directions():
             k += 1
             r = paired_table[(paired_table["baseline"] == baseline) & (paired_table["direction"] == direction)
                              & (paired_table["metric"] == "4-CAT")].iloc[0]
@@ -741,7 +738,7 @@ def _paper_binary_best() -> int:
     t = paper.table_ii()
     cross = t[t.index.get_level_values("model").isin(["PA-CC", "LA-CC", "AG-CC", "Hard-AG"])]
     best = 0
-    for direction in CROSS_DIRECTIONS:
+    for direction in cross_directions():
         part = cross.xs(direction, level="direction")
         best += int(sum(part[m].idxmax() == "AG-CC" for m in METRICS[1:]))
     return best
@@ -752,7 +749,7 @@ def upper_bound_comparisons(runs: pd.DataFrame | None, metric: str = "4-CAT") ->
     interval over seeds): C->C against the I->C runs, I->I against the C->I runs."""
     rows = []
     models = [m for m in MODELS if m != "Upper Bound"]
-    for ub_dir, cross_dir in UPPER_BOUND_OF.items():
+    for ub_dir, cross_dir in upper_bound_pairs():
         for model in models:
             if runs is None:
                 a = b = np.array([])
@@ -791,8 +788,8 @@ def upper_bound_claim(runs: pd.DataFrame | None, why: str = "") -> Claim:
     else:
         off = detail[detail["verdict"] != HOLDS]
         reason = "; ".join(f"{r.model} {r.direction}: {r.why}" for r in off.itertuples())
-    return Claim("T2-8", "Table II", "The in-corpus upper bounds (C->C, I->I) lie above the "
-                 "cross-corpus results into the same corpus.",
+    return Claim("T2-8", "Table II", f"The in-corpus upper bounds ({', '.join(within_directions())}) lie above "
+                 "the cross-corpus results into the same corpus.",
                  "upper bound minus each cross-corpus model, 4-CAT, Welch 95 % interval above zero",
                  f"{detail['paper'].min():+.2f} to {detail['paper'].max():+.2f}", measured, verdict,
                  reason, detail=detail)

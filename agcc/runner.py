@@ -4,13 +4,14 @@
 
 1. resolves the profile's parameters plus the overrides (:func:`agcc.params.resolve`: unknown
    names and wrong types are refused before anything runs);
-2. executes ``notebooks/NN_*.ipynb`` in order, injecting to each notebook the parameters its
-   ``parameters`` cell declares, writing the executed copy to ``book/notebooks/`` (where
-   ``_toc.yml`` renders it), printing each notebook's wall time and stopping at the first failing
-   notebook with the failing cell and its error;
-3. records each notebook's wall time and the peak memory of its kernel in
-   ``artifacts/<profile>/run.json`` and, before building the book, writes them into the table that
-   the page *Performance* includes (:func:`write_performance_table`);
+2. executes ``notebooks/NN_*.ipynb`` in order, injecting into every notebook the profile and
+   every override (whether or not its ``parameters`` cell shows the name: :func:`agcc.setup`
+   resolves the same full configuration in each), writing the executed copy to ``book/notebooks/``
+   (where ``_toc.yml`` renders it), printing each notebook's wall time and stopping at the first
+   failing notebook with the failing cell and its error;
+3. records the resolved configuration, each notebook's wall time and the peak memory of its
+   kernel in ``artifacts/<profile>/run.json`` and, before building the book, writes them into the
+   table that the page *Performance* includes (:func:`write_performance_table`);
 4. builds the book with Jupyter Book (``-W``: warnings are errors) and checks that
    ``_build/html/index.html`` exists.
 
@@ -63,7 +64,8 @@ def notebooks(root: Path | None = None, only: Iterable[str] | None = None) -> li
 
 
 def declared_parameters(notebook: Path) -> list[str]:
-    """Names assigned in the notebook's cell tagged ``parameters`` (exactly one such cell)."""
+    """Names assigned in the notebook's cell tagged ``parameters`` (exactly one such cell; every
+    name declared in ``profiles.yml``)."""
     import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
@@ -122,16 +124,17 @@ def _peak_memory_kernel_manager(measured: dict):
     return PeakMemoryKernelManager
 
 
-def execute(notebook: Path, output: Path, params: Mapping[str, Any], *, root: Path,
+def execute(notebook: Path, output: Path, inject: Mapping[str, Any], *, root: Path,
             progress: bool = True) -> dict[str, Any]:
-    """Execute one notebook with papermill; returns ``{"wall_s": seconds, "peak_rss_mib": peak
-    resident memory of its kernel}`` (None where it cannot be read).
+    """Execute one notebook with papermill, injecting ``inject`` (the profile and the overrides);
+    returns ``{"wall_s": seconds, "peak_rss_mib": peak resident memory of its kernel}`` (None where
+    it cannot be read).
 
     Raises :class:`NotebookFailed` with the failing cell's source and error.
     """
     import papermill as pm
 
-    inject = {name: params[name] for name in declared_parameters(notebook) if name in params}
+    declared_parameters(notebook)  # one parameters cell, declared names only
     output.parent.mkdir(parents=True, exist_ok=True)
     saved = dict(os.environ)
     os.environ.update(KERNEL_ENV)  # the kernel inherits this process's environment
@@ -216,14 +219,12 @@ def run(profile: str = "default", overrides: Mapping[str, Any] | None = None, *,
     written to ``artifacts/<profile>/run.json``.
     """
     root = Path(root or project_root())
-    params = resolve(profile, overrides)
+    params = resolve(profile, overrides)  # refused here, before anything runs
+    # every notebook resolves resolve(profile, overrides) again from these (agcc.setup)
+    inject = {"profile": profile, **{name: params[name] for name in overrides or {}}}
     selected = notebooks(root, only)
     if not selected:
         raise NotebookFailed(f"No notebooks found under {root / NOTEBOOKS}.")
-    used = set().union(*(declared_parameters(nb) for nb in selected))
-    unused = sorted(set(overrides or {}) - used)
-    if unused:
-        print(f"note: no selected notebook takes {', '.join(unused)}; it has no effect here.")
     out_dir = Path(output_dir) if output_dir else root / EXECUTED
     if progress is None:
         progress = sys.stderr.isatty()
@@ -234,7 +235,7 @@ def run(profile: str = "default", overrides: Mapping[str, Any] | None = None, *,
     total = time.perf_counter()
     for k, nb in enumerate(selected, start=1):
         print(f"[{k}/{len(selected)}] {nb.stem} ...", flush=True)
-        measured = execute(nb, out_dir / nb.name, params, root=root, progress=progress)
+        measured = execute(nb, out_dir / nb.name, inject, root=root, progress=progress)
         clean_executed(out_dir / nb.name)
         record["notebooks"][nb.stem] = measured
         peak = "" if measured["peak_rss_mib"] is None else f", kernel peak {measured['peak_rss_mib']:.0f} MiB"

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .experiments import paired_interval, parse_floats, t_interval
+from .corpora import corpora
+from .experiments import paired_interval, t_interval
 from .ablations import effect
 from .grid import task_key
 from .io import parallel_map
@@ -60,15 +61,14 @@ def setting_name(values: dict) -> str:
 
 def sensitivity_settings(params: dict) -> pd.DataFrame:
     """The settings of the study: one row per (knob, value), the centre (the profile's values)
-    belonging to every knob. Columns ``knob, value, position, is_centre, name`` and the three
-    simulator parameters. A knob whose ``sens_<knob>`` list is empty is not varied."""
-    centre = {p: float(params[p]) for p in KNOBS.values()}
+    belonging to every knob. Columns ``knob, value, position, is_centre, name`` and the
+    simulator parameters of :data:`KNOBS`. A knob whose ``sens_<knob>`` list is empty is not varied."""
+    centre = {p: params[p] for p in KNOBS.values()}
     rows = []
     for knob, param in KNOBS.items():
-        text = params[f"sens_{knob}"].strip()
-        if not text:
+        if not params[f"sens_{knob}"]:
             continue
-        values = sorted(set(parse_floats(text)) | {centre[param]})
+        values = sorted(set(params[f"sens_{knob}"]) | {centre[param]})
         for position, value in enumerate(values):
             sim = {**centre, param: value}
             rows.append({"knob": knob, "value": value, "position": position, "is_centre": value == centre[param],
@@ -82,7 +82,7 @@ def setting_params(params: dict, sim: dict) -> dict:
     out = dict(params)
     out.update({name: params[source] for name, source in SIZES.items()})
     out.update({k: sim[k] for k in KNOBS.values() if k in sim})  # a knob not in sim keeps the profile value
-    out.update(crema_d_root="", msp_improv_root="", require_real_corpora=False)
+    out.update({c.root_param: "" for c in corpora()}, require_real_corpora=False)
     return out
 
 

@@ -4,7 +4,7 @@
 * :func:`read_corpora` — locate the corpora (or generate the simulated ones), read them into one
   utterance table and split it by speaker (Sec. II-A, IV);
 * :func:`vowel_segments` — acoustic features and the AG and acoustic segments of the six vowels
-  (Sec. II-B);
+  (Sec. II-B); :func:`quality_table` counts what the readers and the segmentation left out;
 * :func:`clustering_options` / :func:`ag_clustering` — the AG cluster model (Sec. II-C), with the
   profile's options or with a fixed k;
 * :func:`prepare_artifacts` — all of the above plus the training data, for one artifacts folder.
@@ -19,13 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .clustering import ClusteringRun, cached_ag_clustering, parse_ks
-from .corpora import read_crema_d, read_msp_improv, skipped
+from .clustering import ClusteringRun, cached_ag_clustering
+from .corpora import corpora, ensure_corpora, skipped
 from .features import extractor_from_params
 from .io import atomic_write
 from .paths import Paths
 from .segments import SegmentSet, prepare_segments
-from .simulate.corpora import ensure_corpora
 from .splits import assign_splits
 from .train import cached_training_data
 
@@ -40,8 +39,8 @@ def _write_if_changed(path: Path, frame: pd.DataFrame) -> None:
 
 @dataclass
 class Corpora:
-    """What :func:`read_corpora` returns: ``utterances`` (one row per utterance of both corpora,
-    with its split), ``skipped`` (``utt_id, corpus, reason`` of every file a reader could not use)
+    """What :func:`read_corpora` returns: ``utterances`` (one row per utterance of every registered
+    corpus, with its split), ``skipped`` (``utt_id, corpus, reason`` of every file a reader could not use)
     and ``roots`` (corpus name -> the folder read: the real corpus, or the simulated one)."""
 
     utterances: pd.DataFrame
@@ -50,12 +49,12 @@ class Corpora:
 
 
 def read_corpora(params: dict, paths: Paths, *, progress: bool = True) -> Corpora:
-    """The utterance table of both corpora with speaker-independent splits, and the files the
-    readers skipped (with their reasons); both are written to ``paths.tables``
+    """The utterance table of every registered corpus (:mod:`agcc.corpora`: the real copy or the
+    simulated twin, read with the run's label choice) with speaker-independent splits, and the
+    files the readers skipped (with their reasons); both are written to ``paths.tables``
     (``utterances.csv``, ``skipped_utterances.csv``)."""
     roots = ensure_corpora(params, paths, progress=progress)
-    tables = [read_crema_d(roots["crema_d"], label=params["crema_label"]),
-              read_msp_improv(roots["msp_improv"], label=params["improv_label"])]
+    tables = [corpus.read(roots[corpus.name], label=corpus.label_choice(params)) for corpus in corpora()]
     utterances = assign_splits(pd.concat(tables, ignore_index=True), seed=params["seed"],
                                val_fraction=params["val_fraction"], test_fraction=params["test_fraction"])
     skips = pd.concat([skipped(t) for t in tables], ignore_index=True)
@@ -74,6 +73,16 @@ def vowel_segments(params: dict, paths: Paths, utterances: pd.DataFrame, *, feat
                             workers=params["workers"], progress=progress)
 
 
+def quality_table(quality: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFrame:
+    """Notebook 01's data-quality table: utterances per ``corpus, status, reason``, from the files
+    the readers left out (status ``skipped by reader``, :attr:`Corpora.skipped`) to every utterance
+    of the table, used or dropped by the segmentation (:attr:`agcc.segments.SegmentSet.quality`)."""
+    read = skipped.assign(status="skipped by reader")[["corpus", "status", "reason"]]
+    segmented = quality.assign(reason=quality["reason"].replace("", "(used)"))[["corpus", "status", "reason"]]
+    table = pd.concat([read, segmented], ignore_index=True)
+    return table.groupby(["corpus", "status", "reason"]).size().rename("utterances").reset_index()
+
+
 def clustering_options(params: dict, k: int | None = None) -> dict:
     """Options of :func:`agcc.clustering.cached_ag_clustering` from the profile's parameters.
 
@@ -85,7 +94,7 @@ def clustering_options(params: dict, k: int | None = None) -> dict:
     common = dict(gamma=params["softdtw_gamma"], max_iter=params["kmeans_max_iter"], seed=params["seed"],
                   backend=params["clustering_backend"], speaker_norm=params["ag_speaker_norm"])
     if k is None:
-        return dict(ks=parse_ks(params["elbow_ks"]), k=params["n_ag_clusters"], subsample=params["elbow_subsample"],
+        return dict(ks=params["elbow_ks"], k=params["n_ag_clusters"], subsample=params["elbow_subsample"],
                     **common)
     return dict(ks=[int(k)], k=int(k), subsample=int(k), **common)
 

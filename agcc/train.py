@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .corpora import directions, source_of, target_of
 from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
 from .features import frame_times
+from .params import defaults as declared_defaults
 
-CORPUS_CODE = {"C": "crema_d", "I": "msp_improv"}
-DIRECTIONS = ("C->I", "I->C", "C->C", "I->I")
 METHODS = ("Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG", "Upper Bound")
 TRIPLET_METHODS = ("AG-CC", "PA-CC", "Hard-AG")
 
@@ -300,12 +300,12 @@ def anchor_set(data: TrainingData, method: str, source: str, target: str, *, thr
       learned AG clusters.
 
     ``soft_weights=False`` sets w = 1 for any method (an ablation). ``vowels`` (names from
-    :data:`VOWELS`, or a comma string) restricts the tokens that take part, as anchors and in the
+    :data:`VOWELS`) restricts the tokens that take part, as anchors and in the
     source pool, to those vowels (Sec. II-B's six by default; an ablation); the common groups are
     then those of the restricted tokens.
     """
     tok = data.tokens
-    usable = np.isin(tok["vowel"].to_numpy(), [VOWELS.index(v) for v in parse_vowels(vowels)])
+    usable = np.isin(tok["vowel"].to_numpy(), [VOWELS.index(v) for v in vowel_set(vowels)])
     if method == "AG-CC":
         group, n, dist = tok["ag_cluster"].to_numpy(), len(data.ag_distance), data.ag_distance
     elif method in ("PA-CC", "Hard-AG"):
@@ -319,13 +319,13 @@ def anchor_set(data: TrainingData, method: str, source: str, target: str, *, thr
     return AnchorSet(method, group.astype(np.int64), dist, common, usable)
 
 
-def parse_vowels(vowels) -> tuple[str, ...]:
-    """A vowel set (``"a,i,u"`` or a sequence) in the canonical order of :data:`VOWELS`; refuses
-    unknown vowels and an empty set."""
-    names = [v.strip() for v in (vowels.split(",") if isinstance(vowels, str) else vowels) if v.strip()]
+def vowel_set(vowels) -> tuple[str, ...]:
+    """A vowel set (a sequence of names from :data:`VOWELS`) in the canonical order of
+    :data:`VOWELS`; refuses unknown vowels and an empty set."""
+    names = list(vowels) if not isinstance(vowels, str) else [vowels]
     unknown = sorted(set(names) - set(VOWELS))
     if unknown or not names:
-        raise ValueError(f"vowels must be a non-empty subset of {','.join(VOWELS)}, got {vowels!r}")
+        raise ValueError(f"vowels must be a non-empty subset of {', '.join(VOWELS)}, got {vowels!r}")
     return tuple(v for v in VOWELS if v in names)
 
 
@@ -334,69 +334,83 @@ def parse_vowels(vowels) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------------------------
 @dataclass
 class TrainConfig:
-    """One training run. Defaults follow Sec. III-IV where the paper gives a value."""
+    """One training run, built from the validated parameters only (:meth:`from_params`): no field
+    has a default of its own.
 
-    method: str = "AG-CC"
-    direction: str = "C->I"
-    seed: int = 0
-    gamma: float = 1.0  # weight of the anchored loss (Eq. 4); not given by the paper
-    alpha: float = 0.3  # margin (Eq. 2), paper
-    beta: float = 0.2  # soft-weight scale (Eq. 3), paper
-    soft_weights: bool = True
-    centroid_distance: str = "normalized"
-    normalize_embeddings: bool = True
-    target_labels: str = "pseudo"  # or "oracle" (analysis only)
-    pseudo_threshold: float = 0.6
-    overlap_threshold: float = 0.25
-    overlap_reading: str = "ratio"
-    vowels: str = ",".join(VOWELS)  # the vowels whose tokens anchor (Sec. II-B's six; an ablation)
-    lacc_layers: str = "0,1,2"
-    max_epochs: int = 70
-    batch_size: int = 64
-    lr: float = 1e-4
-    weight_decay: float = 1e-3
-    patience: int = 8
-    d_model: int = 128
-    n_heads: int = 4
-    n_layers: int = 2
-    d_ff: int = 256
-    dropout: float = 0.1
-    fc_sizes: str = "128,64,32"
-    frame_pool: int = 1
-    feature_norm: str = "per_corpus"
-    device: str = "auto"
-    threads: int = 0  # torch threads (0 = leave torch's default)
+    ``method``, ``direction``, ``seed``, ``gamma`` (the weight of Eq. 4, chosen from
+    ``gamma_grid``) and ``threads`` (torch threads, 0 = torch's default) name the run and are set
+    by the grids (:mod:`agcc.experiments`); every other field is the ``profiles.yml`` parameter of
+    the same name. Lists are stored as tuples (hashable; one spelling per task key).
+    """
+
+    method: str
+    direction: str
+    seed: int
+    gamma: float
+    threads: int
+    alpha: float
+    beta: float
+    soft_weights: bool
+    centroid_distance: str
+    normalize_embeddings: bool
+    target_labels: str
+    pseudo_threshold: float
+    overlap_threshold: float
+    overlap_reading: str
+    vowels: tuple[str, ...]
+    lacc_layers: tuple[int, ...]
+    max_epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    patience: int
+    d_model: int
+    n_heads: int
+    n_layers: int
+    d_ff: int
+    dropout: float
+    fc_sizes: tuple[int, ...]
+    frame_pool: int
+    feature_norm: str
+    device: str
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"unknown direction {self.direction!r}; choose one of {DIRECTIONS}")
+        if self.direction not in directions():
+            raise ValueError(f"unknown direction {self.direction!r}; choose one of {directions()}")
         src, tgt = self.direction.split("->")
         if (self.method == "Upper Bound") != (src == tgt):
             raise ValueError(f"{self.method} runs on {'within' if self.method == 'Upper Bound' else 'cross'}"
                              f"-corpus directions, not {self.direction}")
         if self.target_labels not in ("pseudo", "oracle"):
             raise ValueError(f"target_labels must be 'pseudo' or 'oracle', got {self.target_labels!r}")
-        self.vowels = ",".join(parse_vowels(self.vowels))  # one spelling per set: stable task keys
+        self.vowels = vowel_set(self.vowels)  # one spelling per set: stable task keys
+        self.fc_sizes, self.lacc_layers = tuple(self.fc_sizes), tuple(self.lacc_layers)  # a task's JSON lists
 
     @property
     def source(self) -> str:
-        return CORPUS_CODE[self.direction[0]]
+        return source_of(self.direction)
 
     @property
     def target(self) -> str:
-        return CORPUS_CODE[self.direction[-1]]
+        return target_of(self.direction)
 
     @classmethod
-    def from_params(cls, params: dict, **override) -> "TrainConfig":
-        """A config from notebook parameters (names as in ``profiles.yml``) plus overrides."""
-        names = {f.name for f in fields(cls)}
-        mapping = {"loss_alpha": "alpha", "loss_beta": "beta", "train_threads": "threads"}
-        values = {mapping.get(k, k): v for k, v in params.items() if mapping.get(k, k) in names}
-        values.pop("gamma", None)
+    def from_params(cls, params: dict, *, method: str = "AG-CC", direction: str = "C->I", gamma: float | None = None,
+                    threads: int = 0, **override) -> "TrainConfig":
+        """A config from the resolved parameters (:func:`agcc.params.resolve`, ``ctx.params``):
+        every setting is the parameter of the same name, ``seed`` the run's seed; ``override``
+        replaces any of them. The run's name defaults to the template the grids start from (AG-CC,
+        C->I, the first gamma of ``gamma_grid``, torch's threads)."""
+        settings = {f.name for f in fields(cls)} - {"method", "direction", "gamma", "threads"}
+        unknown = sorted(set(override) - settings)
+        if unknown:
+            raise TypeError(f"TrainConfig has no setting {unknown}")
+        values = {name: params[name] for name in settings}
         values.update(override)
-        return cls(**values)
+        return cls(method=method, direction=direction, gamma=params["gamma_grid"][0] if gamma is None else gamma,
+                   threads=threads, **values)
 
 
 def uar_scores(y_true, y_pred) -> dict:
@@ -503,7 +517,7 @@ def build_model(cfg: TrainConfig, n_features: int, mean=None, std=None):
 
     as_t = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     return SERModel(n_features, cfg.d_model, cfg.n_heads, cfg.n_layers, cfg.d_ff, cfg.dropout,
-                    tuple(int(s) for s in cfg.fc_sizes.split(",")), len(FOUR_CLASSES), as_t(mean), as_t(std),
+                    tuple(cfg.fc_sizes), len(FOUR_CLASSES), as_t(mean), as_t(std),
                     cfg.frame_pool)
 
 
@@ -577,7 +591,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
         group = torch.from_numpy(anchors.group).to(device)
         common = torch.from_numpy(anchors.common).to(device)
         distance = torch.from_numpy(anchors.distance).float().to(device)
-    layers = [int(i) for i in cfg.lacc_layers.split(",")] if cfg.method == "LA-CC" else []
+    layers = list(cfg.lacc_layers) if cfg.method == "LA-CC" else []
     labels = torch.from_numpy(batches.label).to(device)
 
     def anchored(out_s, out_t, s_rows, t_rows):
@@ -692,10 +706,11 @@ _UNUSED = {
 
 
 def canonical(cfg: TrainConfig) -> TrainConfig:
-    """``cfg`` with the settings its method does not read reset to the defaults."""
+    """``cfg`` with the settings its method does not read reset to the declared defaults
+    (``profiles.yml``, whatever the profile)."""
     from dataclasses import replace
 
-    defaults = TrainConfig()
+    defaults = TrainConfig.from_params(declared_defaults(), method=cfg.method, direction=cfg.direction)
     return replace(cfg, **{name: getattr(defaults, name) for name in _UNUSED[cfg.method]})
 
 

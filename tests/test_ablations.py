@@ -6,14 +6,14 @@ import pytest
 from agcc.ablations import (ablation_design, ablation_summary, ablation_values, directions_of, k_variant_data,
                             reading, reference_levels, seeds_of, value_label)
 from agcc.experiments import run_design
-from agcc.params import resolve
+from agcc.params import ParameterError, defaults, resolve
 from agcc.train import TrainConfig
 
 from test_train import toy_data
 
 
 def params(**over):
-    return {**resolve("default"), **over}
+    return resolve("default", over)  # strings parsed as on a command line
 
 
 def test_values_follow_the_parameters_in_a_fixed_order():
@@ -21,11 +21,14 @@ def test_values_follow_the_parameters_in_a_fixed_order():
                                     ablation_k="5,20", ablation_vowels="a,ə,ɛ,i,æ,u; u,a,i"))
     assert list(values) == ["gamma", "k", "vowels", "target_labels"]
     assert values["gamma"] == [1.0, 0.1] and values["k"] == [5, 20]
-    assert values["vowels"] == ["a,ə,ɛ,i,æ,u", "a,i,u"]  # canonical vowel order
+    assert values["vowels"] == [("a", "ə", "ɛ", "i", "æ", "u"), ("a", "i", "u")]  # canonical vowel order
     assert values["target_labels"] == ["pseudo", "oracle"]
-    with pytest.raises(ValueError, match="unknown ablation factors"):
+    with pytest.raises(ParameterError, match="Did you mean beta"):
         ablation_values(params(ablation_factors="gamma,delta"))
-    assert value_label("vowels", "a,ə,ɛ,i,æ,u") == "all six" and value_label("vowels", "a,i") == "{a i}"
+    with pytest.raises(ValueError, match="unknown ablation factors"):  # a hand-made dict
+        ablation_values({**params(), "ablation_factors": ["gamma", "delta"]})
+    assert value_label("vowels", ("a", "ə", "ɛ", "i", "æ", "u")) == "all six"
+    assert value_label("vowels", ("a", "i")) == "{a i}"
     assert value_label("soft_weights", False) == "off (w = 1)"
 
 
@@ -33,22 +36,22 @@ def test_seeds_and_directions():
     assert seeds_of(params(seed=2, n_seeds=3, ablation_seeds=0)) == [2, 3, 4]
     assert seeds_of(params(seed=0, n_seeds=3, ablation_seeds=2)) == [0, 1]
     assert directions_of(params(ablation_directions="C->I, I->C")) == ["C->I", "I->C"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ParameterError, match="must be one of C->I, I->C"):
         directions_of(params(ablation_directions="C->C"))
 
 
 def test_design_pairs_every_value_with_the_default_runs(tmp_path):
-    base = TrainConfig(max_epochs=1)
-    values = {"gamma": [0.1, 3.0], "beta": [0.2, 1.0], "k": [5, 10], "vowels": ["a,i,u"],
+    base = TrainConfig.from_params(defaults(), max_epochs=1)
+    values = {"gamma": [0.1, 3.0], "beta": [0.2, 1.0], "k": [5, 10], "vowels": [("a", "i", "u")],
               "target_labels": ["pseudo", "oracle"]}
     design = ablation_design(base, {"C->I": 1.0}, values, directions=["C->I"], seeds=[0, 1],
                              data_folder=tmp_path / "main", k_folders={5: tmp_path / "k5"}, default_k=10)
     gamma = design[design["factor"] == "gamma"]
     assert list(dict.fromkeys(gamma["value"])) == [0.1, 1.0, 3.0]  # the default gamma added, sorted
-    defaults = design[design["is_default"]]
+    default_rows = design[design["is_default"]]
     # the default setting is one run per seed, shared by every factor
-    assert defaults.groupby("seed")["key"].nunique().tolist() == [1, 1]
-    assert len(defaults) == 2 * len(values)
+    assert default_rows.groupby("seed")["key"].nunique().tolist() == [1, 1]
+    assert len(default_rows) == 2 * len(values)
     assert (design.groupby(["factor", "label"])["seed"].apply(sorted).map(tuple) == (0, 1)).all()
     k5 = design[(design["factor"] == "k") & (design["value"] == 5)]
     assert {t["data"] for t in k5["task"]} == {str(tmp_path / "k5")}
@@ -103,7 +106,8 @@ def test_reference_levels():
 def test_run_design_trains_once_per_distinct_run(tmp_path):
     data = toy_data(n_per_split=(16, 8, 8))
     data.save(tmp_path / "data")
-    base = TrainConfig(d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes="8,8,8", max_epochs=1)
+    base = TrainConfig.from_params(defaults(), d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes=(8, 8, 8),
+                                   max_epochs=1)
     design = ablation_design(base, {"C->I": 1.0}, {"alpha": [0.1], "soft_weights": [True, False]},
                              directions=["C->I"], seeds=[0], data_folder=tmp_path / "data")
     results = run_design(design, tmp_path / "runs", workers=1, progress=False)
@@ -146,8 +150,8 @@ def test_profiles_run_the_full_design_only_in_paper():
     paper, default = resolve("paper"), resolve("default")
     assert directions_of(paper) == ["C->I", "I->C"] and directions_of(default) == ["C->I"]
     for name in ("gamma", "beta", "alpha", "k", "overlap", "pseudo"):
-        assert len(ablation_values({**paper, "ablation_factors": _factor(name)})[_factor(name)]) >= \
-            len(ablation_values({**default, "ablation_factors": _factor(name)})[_factor(name)])
+        assert len(ablation_values({**paper, "ablation_factors": [_factor(name)]})[_factor(name)]) >= \
+            len(ablation_values({**default, "ablation_factors": [_factor(name)]})[_factor(name)])
     assert np.all([f in ablation_values(paper) for f in ablation_values(default)])
 
 

@@ -1,8 +1,7 @@
 """AG clustering: the elbow rule on constructed curves, reproducibility, divergence."""
 import numpy as np
-import pytest
 
-from agcc.clustering import (ClusteringRun, _cached_run, code_key, elbow_k, fit_kmeans, parse_ks,
+from agcc.clustering import (ClusteringRun, _cached_run, code_key, elbow_k, fit_kmeans,
                              softdtw_divergence, to_dataset)
 
 
@@ -16,13 +15,6 @@ def test_elbow_rule_on_constructed_curves():
     assert elbow_k([3, 5], [2.0, 1.0]) == 3
     straight = 10 - ks
     assert elbow_k(ks, straight) in ks  # no elbow: any point, but no crash
-
-
-def test_parse_ks():
-    assert parse_ks("5-8") == [5, 6, 7, 8]
-    assert parse_ks("10, 5,5") == [5, 10]
-    with pytest.raises(ValueError):
-        parse_ks("1,2")
 
 
 def _two_gestures(n=20, seed=0):

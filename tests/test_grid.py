@@ -10,6 +10,7 @@ import time
 import pandas as pd
 
 from agcc.grid import pending, results_table, run_grid, task_key
+from agcc.params import defaults
 from agcc.train import TrainConfig, run_task, task_for
 
 from test_train import toy_data
@@ -77,8 +78,8 @@ def test_results_table_and_pending(tmp_path):
 def _training_tasks(tmp_path):
     data = toy_data(n_per_split=(16, 8, 8))
     data.save(tmp_path / "data")
-    small = dict(d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes="8,8,8", max_epochs=1, threads=1)
-    return [task_for(TrainConfig(method=m, direction="C->I", seed=s, **small), tmp_path / "data")
+    small = dict(d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes=(8, 8, 8), max_epochs=1, threads=1)
+    return [task_for(TrainConfig.from_params(defaults(), method=m, direction="C->I", seed=s, **small), tmp_path / "data")
             for m in ("Source only", "AG-CC") for s in (0, 1)]
 
 

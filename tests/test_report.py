@@ -9,6 +9,7 @@ import pytest
 from scipy import stats
 
 from agcc import paper, report
+from agcc.corpora import cross_directions
 from agcc.paths import Paths
 from agcc.report import CANNOT, FAILS, HOLDS, NOT_SHOWN
 from agcc.segments import SegmentSet
@@ -363,7 +364,7 @@ def test_figures_carry_the_paper_number_and_never_claim_a_missing_one(tmp_path):
 
 def test_paired_wide_shows_the_paper_differences_without_data():
     wide = report.paired_wide(report.paired_comparisons(None), "paper")
-    assert list(wide.index) == [(b, d) for b in report.BASELINES for d in report.CROSS_DIRECTIONS]
+    assert list(wide.index) == [(b, d) for b in report.BASELINES for d in cross_directions()]
     assert list(wide.columns) == list(report.METRICS)
     assert wide.loc[("LA-CC", "C->I"), "4-CAT"] == pytest.approx(1.33)
     assert wide.loc[("Hard-AG", "I->C"), "Sad"] == pytest.approx(65.85 - 63.24)

@@ -34,10 +34,14 @@ def _project(tmp_path, body: str) -> Path:
 def test_parameters_reach_the_notebook(tmp_path):
     root = _project(tmp_path, "(ctx.paths.tables / 'seen.json').write_text(json.dumps(ctx.params))")
     art = tmp_path / "art"
-    record = runner.run("smoke", {"seed": "5", "sim_channel_shift": "0.25", "artifacts_dir": str(art)},
-                        book=False, root=root, progress=False)
+    record = runner.run("smoke", {"seed": "5", "sim_channel_shift": "0.25", "lr": "0.5", "gamma_grid": "0.1,2",
+                                  "artifacts_dir": str(art)}, book=False, root=root, progress=False)
     seen = json.loads((art / "tables" / "seen.json").read_text())
     assert seen["seed"] == 5 and seen["sim_channel_shift"] == 0.25 and seen["profile"] == "smoke"
+    # lr and gamma_grid are not in the notebook's parameters cell: they reach it all the same, and
+    # the notebook resolves the configuration the run records
+    assert seen["lr"] == 0.5 and seen["gamma_grid"] == [0.1, 2.0]
+    assert seen == json.loads((art / "run.json").read_text())["params"]
     assert record["notebooks"]["01_probe"]["wall_s"] > 0
     if sys.platform.startswith("linux"):  # the kernel's peak memory, read from /proc before shutdown
         assert record["notebooks"]["01_probe"]["peak_rss_mib"] > 20
@@ -80,6 +84,22 @@ def test_papermill_typo_is_refused_by_setup(tmp_path):
         pm.execute_notebook(str(root / "notebooks" / "01_probe.ipynb"), str(tmp_path / "out.ipynb"),
                             parameters={"sim_chanel_shift": 0.5, "artifacts_dir": str(tmp_path / "a")},
                             kernel_name="python3", progress_bar=False, cwd=str(root))
+
+
+def test_papermill_passes_any_declared_parameter(tmp_path):
+    """`papermill -p lr 0.5` reaches a notebook whose parameters cell does not show lr; the other
+    values are the profile's."""
+    import papermill as pm
+
+    from agcc.params import resolve
+
+    root = _project(tmp_path, "(ctx.paths.tables / 'seen.json').write_text(json.dumps(ctx.params))")
+    art = tmp_path / "art"
+    pm.execute_notebook(str(root / "notebooks" / "01_probe.ipynb"), str(tmp_path / "out.ipynb"),
+                        parameters={"profile": "smoke", "lr": 0.5, "artifacts_dir": str(art)},
+                        kernel_name="python3", progress_bar=False, cwd=str(root))
+    seen = json.loads((art / "tables" / "seen.json").read_text())
+    assert seen == resolve("smoke", {"lr": 0.5, "artifacts_dir": str(art)})
 
 
 def test_toc_lists_every_notebook():

@@ -5,11 +5,12 @@ import pytest
 from agcc.params import resolve
 from agcc.sensitivity import (method_levels, sensitivity_design, sensitivity_gains, sensitivity_reading,
                               sensitivity_settings, setting_name, setting_params)
+from agcc.params import defaults
 from agcc.train import TrainConfig
 
 
 def params(**over):
-    return {**resolve("default"), **over}
+    return resolve("default", over)  # strings parsed as on a command line
 
 
 def test_settings_vary_one_knob_around_the_profile_value():
@@ -37,10 +38,11 @@ def test_setting_params_use_small_simulated_corpora():
 def test_design_uses_each_settings_data_and_the_chosen_gammas(tmp_path):
     settings = sensitivity_settings(params(sens_channel_shift="0", sens_landmark_noise=""))
     prepared = pd.DataFrame({"name": settings["name"], "data": [str(tmp_path / n) for n in settings["name"]]})
-    design = sensitivity_design(TrainConfig(), {("AG-CC", "C->I"): 0.3, ("PA-CC", "C->I"): 1.0}, settings, prepared,
+    design = sensitivity_design(TrainConfig.from_params(defaults()), {("AG-CC", "C->I"): 0.3, ("PA-CC", "C->I"): 1.0}, settings, prepared,
                                 directions=["C->I"], seeds=[0, 1])
     assert len(design) == 2 * 3 * 2
-    assert {(t["method"], t["gamma"]) for t in design["task"]} == {("Source only", 1.0), ("AG-CC", 0.3),
+    unused = defaults()["gamma_grid"][0]  # canonical: a gamma Source only does not read is the declared one
+    assert {(t["method"], t["gamma"]) for t in design["task"]} == {("Source only", unused), ("AG-CC", 0.3),
                                                                     ("PA-CC", 1.0)}
     assert {t["data"] for t in design["task"]} == {str(tmp_path / n) for n in settings["name"]}
     assert design["key"].nunique() == len(design)

@@ -64,7 +64,7 @@ def test_corpora_table_and_spectra(tmp_path):
     table = showcase.corpora_table(params, paths)
     assert table.loc["source", "crema_d"].startswith("simulated, not generated")
     assert table.loc["source", "msp_improv"] == "real: /data/MSP-IMPROV"
-    root = generate_crema_d(paths.sim_crema_d, n_actors=1, n_sentences=1, workers=1, progress=False)
+    root = generate_crema_d(paths.corpus("crema_d"), n_actors=1, n_sentences=1, workers=1, progress=False)
     table = showcase.corpora_table(params, paths)
     assert table.loc["source", "crema_d"] == "simulated"
     assert table.loc["param n_actors", "crema_d"] == 1

@@ -1,4 +1,6 @@
 """The SER model, token pooling, anchor groupings, training runs, UAR and Table II statistics."""
+from dataclasses import MISSING
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -8,6 +10,7 @@ from agcc.vocab import FOUR_CLASSES
 from agcc.experiments import format_table_ii, paired_differences, summarize, t_interval
 from agcc.losses import ag_anchored_loss
 from agcc.model import SERModel, pool_frames, pool_spans, pooled_span
+from agcc.params import defaults, resolve
 from agcc.train import (TrainConfig, TrainingData, anchor_set, build_model, common_groups, frame_rows,
                         prepare_training_data, scale_distances, token_frame_spans, train_run, uar_scores)
 
@@ -42,8 +45,13 @@ def toy_data(n_per_split=(40, 12, 16), n_features=8, seed=0, shift=3.0) -> Train
                         token_notes=pd.DataFrame(columns=["reason", "tokens"]))
 
 
-FAST = dict(d_model=16, n_heads=2, n_layers=1, d_ff=32, fc_sizes="16,16,8", batch_size=16, lr=3e-3,
+FAST = dict(d_model=16, n_heads=2, n_layers=1, d_ff=32, fc_sizes=(16, 16, 8), batch_size=16, lr=3e-3,
             max_epochs=12, patience=12, threads=1, frame_pool=1)
+
+
+def config(**settings) -> TrainConfig:
+    """A config of the declared defaults (gamma 1 unless given) with ``settings`` replaced."""
+    return TrainConfig.from_params(defaults(), **{"gamma": 1.0, **settings})
 
 
 def test_pool_spans_is_the_mean_of_each_span():
@@ -136,18 +144,43 @@ def test_anchor_sets_of_the_three_triplet_methods():
 
 def test_config_validation():
     with pytest.raises(ValueError):
-        TrainConfig(method="Upper Bound", direction="C->I")
+        config(method="Upper Bound", direction="C->I")
     with pytest.raises(ValueError):
-        TrainConfig(method="AG-CC", direction="C->C")
+        config(method="AG-CC", direction="C->C")
     with pytest.raises(ValueError):
-        TrainConfig(target_labels="peek")
-    cfg = TrainConfig.from_params({"loss_alpha": 0.5, "lr": 0.01, "profile": "x"}, method="PA-CC")
-    assert (cfg.alpha, cfg.lr, cfg.method) == (0.5, 0.01, "PA-CC")
+        config(target_labels="peek")
+    with pytest.raises(TypeError, match="no setting"):
+        config(loss_alpha=0.5)  # one name per setting: the parameter's
+
+
+def test_config_takes_every_setting_from_the_parameters():
+    """No second set of defaults: every field but the run's name is the parameter of the same
+    name, so a changed parameter always reaches the run."""
+    from dataclasses import fields
+
+    base = resolve("smoke")
+    run_fields = {"method", "direction", "gamma", "threads"}
+    settings = {f.name for f in fields(TrainConfig)} - run_fields
+    assert settings <= set(base), settings - set(base)
+    for f in fields(TrainConfig):
+        assert f.default is MISSING and f.default_factory is MISSING, f"{f.name} has a default of its own"
+    for name in settings:  # a value unlike the profile's reaches the config
+        value = base[name]
+        changed = {bool: lambda v: not v, int: lambda v: v + 1, float: lambda v: v / 2,
+                   list: lambda v: v[:1]}.get(type(value))
+        if changed is None:
+            continue
+        cfg = TrainConfig.from_params({**base, name: changed(value)})
+        got = getattr(cfg, name)
+        assert (list(got) if isinstance(got, tuple) else got) == changed(value), name
+    cfg = TrainConfig.from_params(resolve("smoke", {"lr": "0.5", "alpha": "0.7"}), method="PA-CC")
+    assert (cfg.alpha, cfg.lr, cfg.method, cfg.seed) == (0.7, 0.5, "PA-CC", 0)
+    assert cfg.gamma == base["gamma_grid"][0]
 
 
 def test_short_run_beats_chance_and_anchors_are_mined():
     data = toy_data()
-    result = train_run(data, TrainConfig(method="AG-CC", direction="C->I", pseudo_threshold=0.3, **FAST),
+    result = train_run(data, config(method="AG-CC", direction="C->I", pseudo_threshold=0.3, **FAST),
                        progress=False)
     assert result.metrics["4-CAT"] > 50.0  # chance is 25
     assert result.history["triplets"].max() > 0
@@ -156,14 +189,14 @@ def test_short_run_beats_chance_and_anchors_are_mined():
 
 @pytest.mark.parametrize("method", ["LA-CC", "Hard-AG", "Source only"])
 def test_other_methods_run(method):
-    result = train_run(toy_data(), TrainConfig(method=method, direction="I->C", **{**FAST, "max_epochs": 2}),
+    result = train_run(toy_data(), config(method=method, direction="I->C", **{**FAST, "max_epochs": 2}),
                        progress=False)
     assert set(result.metrics) == {"4-CAT", "Neu", "Ang", "Hap", "Sad"}
 
 
 def test_same_seed_same_numbers():
     data = toy_data()
-    cfg = TrainConfig(method="PA-CC", direction="C->I", seed=4, pseudo_threshold=0.3, **{**FAST, "max_epochs": 4})
+    cfg = config(method="PA-CC", direction="C->I", seed=4, pseudo_threshold=0.3, **{**FAST, "max_epochs": 4})
     a, b = train_run(data, cfg, progress=False), train_run(data, cfg, progress=False)
     assert a.metrics == b.metrics
     pd.testing.assert_frame_equal(a.history, b.history)
@@ -172,12 +205,12 @@ def test_same_seed_same_numbers():
 
 def test_oracle_labels_and_empty_target_split():
     data = toy_data()
-    r = train_run(data, TrainConfig(method="AG-CC", direction="C->I", target_labels="oracle",
+    r = train_run(data, config(method="AG-CC", direction="C->I", target_labels="oracle",
                                     **{**FAST, "max_epochs": 1}), progress=False)
     assert r.history["triplets"].iloc[0] > 0  # every target token with a true label can anchor
     data.utterances.loc[data.utterances["corpus"] == "msp_improv", "split"] = "val"
     with pytest.raises(ValueError, match="target test split is empty"):
-        train_run(data, TrainConfig(method="AG-CC", direction="C->I", **FAST), progress=False)
+        train_run(data, config(method="AG-CC", direction="C->I", **FAST), progress=False)
 
 
 def test_prepare_training_data_accounts_for_every_utterance():
@@ -230,60 +263,23 @@ def test_t_interval_summary_and_paired_differences():
     assert table.loc[("AG-CC", "C->I"), "4-CAT"].startswith("61.0 ± ")
 
 
-def _parameter_cell(notebook) -> dict:
-    import ast
-
-    import nbformat
-
-    cell = next(c for c in nbformat.read(notebook, as_version=4).cells
-                if "parameters" in c.get("metadata", {}).get("tags", []))
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(cell.source).body}
-
-
-def test_training_notebooks_declare_the_same_parameters():
-    """Notebooks 05 and 06 must build identical configs, so that 06 reuses 05's AG-CC runs; 07
-    (ablations, sensitivity) declares the same training parameters with the same values, so that
-    its default setting is 05's runs, plus its own."""
-    from dataclasses import fields
-
-    from agcc.paths import project_root
-    from agcc.runner import declared_parameters, notebooks
-
-    found = {nb.stem[:2]: [] for nb in notebooks(project_root())}
-    for nb in notebooks(project_root()):
-        found[nb.stem[:2]].append(nb)
-    assert len(found["05"]) == len(found["06"]) == 1 and len(found["07"]) >= 1
-    names = [set(declared_parameters(nb)) for nb in found["05"] + found["06"]]
-    assert names[0] == names[1]
-    mapping = {"alpha": "loss_alpha", "beta": "loss_beta"}
-    # vowels: the anchoring vowel set, all six in 05-06, varied only by notebook 07's ablation
-    needed = {mapping.get(f.name, f.name) for f in fields(TrainConfig)} - {"method", "direction", "gamma", "threads",
-                                                                          "vowels"}
-    assert needed <= names[0], needed - names[0]
-    training = _parameter_cell(found["05"][0])
-    for nb in found["06"] + found["07"]:
-        values = _parameter_cell(nb)
-        assert set(training) <= set(values), (nb.name, set(training) - set(values))
-        assert {k: values[k] for k in training} == training, nb.name
-
-
 def test_vowel_set_restricts_anchors_and_has_one_spelling():
     data = toy_data()
-    assert TrainConfig(vowels="u, a,i").vowels == "a,i,u"  # canonical order: one task key per set
+    assert config(vowels=["u", "a", "i"]).vowels == ("a", "i", "u")  # canonical order: one task key per set
     with pytest.raises(ValueError):
-        TrainConfig(vowels="a,o")
+        config(vowels=["a", "o"])
     with pytest.raises(ValueError):
-        TrainConfig(vowels="")
+        config(vowels=[])
     every = anchor_set(data, "AG-CC", "crema_d", "msp_improv")
     assert every.usable.all()
-    some = anchor_set(data, "PA-CC", "crema_d", "msp_improv", vowels="a,i")
+    some = anchor_set(data, "PA-CC", "crema_d", "msp_improv", vowels=["a", "i"])
     vowel = data.tokens["vowel"].to_numpy()
     np.testing.assert_array_equal(some.usable, np.isin(vowel, [0, 3]))
     assert set(np.flatnonzero(some.common)) <= {0, 3}  # PA-CC's groups are vowels: only a and i remain
     # anchored on two vowels (AG clusters 0 and 1 in the toy data), a run finds fewer triplets than
     # on all six; on /a/ alone every usable token is in cluster 0, so no negative exists
     cfg = dict(method="AG-CC", direction="C->I", target_labels="oracle", **{**FAST, "max_epochs": 1})
-    triplets = {v: train_run(data, TrainConfig(vowels=v, **cfg), progress=False).history["triplets"].iloc[0]
+    triplets = {v: train_run(data, config(vowels=v.split(","), **cfg), progress=False).history["triplets"].iloc[0]
                 for v in ("a", "a,ə", "a,ə,ɛ,i,æ,u")}
     assert triplets["a"] == 0 < triplets["a,ə"] < triplets["a,ə,ɛ,i,æ,u"]
 
@@ -292,14 +288,14 @@ def test_vowels_only_in_the_keys_of_the_methods_that_read_them(tmp_path):
     from agcc.train import canonical, task_for
 
     for method in ("Source only", "LA-CC"):
-        assert canonical(TrainConfig(method=method, vowels="a,i")).vowels == TrainConfig().vowels
-    a, b = (task_for(TrainConfig(method="AG-CC", vowels=v), tmp_path) for v in ("a,i", "i,a"))
+        assert canonical(config(method=method, vowels=["a", "i"])).vowels == config().vowels
+    a, b = (task_for(config(method="AG-CC", vowels=v), tmp_path) for v in (["a", "i"], ["i", "a"]))
     assert a == b
-    assert task_for(TrainConfig(method="AG-CC", vowels="a"), tmp_path) != a
+    assert task_for(config(method="AG-CC", vowels=["a"]), tmp_path) != a
 
 
 def test_build_model_follows_the_config():
-    cfg = TrainConfig(d_model=16, n_heads=2, n_layers=3, d_ff=32, fc_sizes="12,10,8", frame_pool=2)
+    cfg = config(d_model=16, n_heads=2, n_layers=3, d_ff=32, fc_sizes=[12, 10, 8], frame_pool=2)
     model = build_model(cfg, 8)
     rows = model.describe()
     assert sum(name.startswith("transformer encoder layer") for name, _ in rows) == 3

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..corpora import corpora
 from ..grid import run_grid
 from ..params import resolve
 from ..paths import Paths
@@ -56,7 +57,7 @@ def calibration_levels(params: dict, folder, *, seeds, workers: int = 0, progres
     ``params`` are a notebook's parameters (real corpus roots are ignored: this calibrates the
     simulator); the data go to ``folder/<setting_name>``, the runs to ``folder/runs``.
     """
-    params = {**params, "crema_d_root": "", "msp_improv_root": "", "require_real_corpora": False}
+    params = {**params, **{c.root_param: "" for c in corpora()}, "require_real_corpora": False}
     data, _ = prepare_artifacts({**params, "workers": workers}, Path(folder) / setting_name(params),
                                 progress=progress)
     tasks = [task_for(canonical(TrainConfig.from_params(params, method=m, direction=d, seed=int(s), threads=1)), data)

@@ -37,6 +37,9 @@ import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
 
+from ..corpora.base import LETTERS
+from ..corpora.crema_d import CODES as CREMA_CODES
+from ..corpora.msp_improv import TARGETS as IMPROV_TARGETS
 from ..io import atomic_write, parallel_map
 from . import articulation, face, synth
 from .phones import words_of
@@ -47,10 +50,10 @@ SIM_VERSION = 3  # bump when the generator's output changes, so cached corpora a
 MANIFEST = "simulation.json"
 SYNTH_SR = 16000
 
-CREMA_EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness",
-                  "NEU": "neutral", "SAD": "sadness"}
-CREMA_VOTE = {"ANG": "A", "DIS": "D", "FEA": "F", "HAP": "H", "NEU": "N", "SAD": "S"}
-IMPROV_EMOTIONS = {"A": "anger", "H": "happiness", "S": "sadness", "N": "neutral"}
+# The codes of the corpora the twins imitate, as their corpus modules define them.
+CREMA_EMOTIONS = CREMA_CODES  # ANG -> anger, ... in the release's order
+CREMA_VOTE = {code: letter for code, emotion in CREMA_CODES.items() for letter, e in LETTERS.items() if e == emotion}
+IMPROV_EMOTIONS = {letter: LETTERS[letter] for letter in IMPROV_TARGETS}
 IMPROV_CATEGORY = {"A": "Angry", "H": "Happy", "S": "Sad", "N": "Neutral", "O": "Other"}
 # Forced-alignment boundary error (sd, s) on read speech: HMM aligners put 80-89 % of TIMIT's phone
 # boundaries within 20 ms of the manual ones (Stolcke et al. 2014), i.e. a Gaussian sd of 13-16 ms;
@@ -416,50 +419,11 @@ def _improv_evaluation(stem: str, emo: str, intensity: float, rng) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ensure_corpora(params: dict, paths, *, progress: bool = True) -> dict[str, Path]:
-    """Roots of the corpora a run uses: the real ones when given, else the simulated ones
-    (generated on first use, reused afterwards). ``params`` is a notebook's parameter dict."""
-    roots = {}
-    for name, key in (("crema_d", "crema_d_root"), ("msp_improv", "msp_improv_root")):
-        given = params.get(key, "")
-        if given:
-            if not Path(given).is_dir():
-                raise FileNotFoundError(f"{key} = {given!r} is not a folder.")
-            roots[name] = Path(given)
-        elif params.get("require_real_corpora"):
-            raise ValueError(
-                f"Profile {params.get('profile')!r} runs on the real corpora: pass "
-                f"-p {key} /path/to/{name.upper().replace('_', '-')} (see the book's "
-                "'Running on the real corpora' page)."
-            )
-    common = dict(seed=params.get("seed", 0), workers=params.get("workers", 0), progress=progress)
-    if "crema_d" not in roots:
-        roots["crema_d"] = generate_crema_d(
-            paths.sim_crema_d, n_actors=params["sim_crema_actors"],
-            n_sentences=params["sim_crema_sentences"], intensity=params["sim_crema_intensity"],
-            landmark_noise=params["sim_landmark_noise"], **common, **_shared_knobs(params))
-    if "msp_improv" not in roots:
-        roots["msp_improv"] = generate_msp_improv(
-            paths.sim_msp_improv, n_sessions=params["sim_improv_sessions"],
-            per_speaker=params["sim_improv_per_speaker"], intensity=params["sim_improv_intensity"],
-            channel_shift=params["sim_channel_shift"], landmark_noise=params["sim_landmark_noise"],
-            **common, **_shared_knobs(params))
-    return roots
-
-
-def _shared_knobs(params: dict) -> dict:
-    """The realisation knobs both generators take, from a notebook's parameters."""
-    return dict(speaker_variability=params["sim_speaker_variability"],
-                articulatory_deviation=params["sim_articulatory_deviation"],
-                spontaneous_reduction=params["sim_spontaneous_reduction"],
-                style_mismatch=params["sim_style_mismatch"])
-
-
 def manifest(root) -> dict | None:
     """The generator's manifest of a simulated corpus (``None`` for a real one)."""
     path = Path(root) / MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-__all__ = ["generate_crema_d", "generate_msp_improv", "ensure_corpora", "manifest",
+__all__ = ["generate_crema_d", "generate_msp_improv", "manifest",
            "render_utterance", "improv_channel"]

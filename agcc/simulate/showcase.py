@@ -15,9 +15,10 @@ import pandas as pd
 from scipy.signal import welch
 
 from ..alignment import paper_vowel
+from ..corpora import corpora
 from ..vocab import VOWELS
 from . import articulation, face, synth
-from .corpora import SYNTH_SR, improv_channel
+from .corpora import SYNTH_SR, improv_channel, manifest
 from .phones import ARTIC_PARAMS, words_of
 from .sentences import CREMA_D_SENTENCES
 
@@ -158,13 +159,11 @@ def corpora_table(params, paths) -> pd.DataFrame:
     """What the generator wrote for a run: per corpus, whether it is real or simulated and, for a
     simulated one, its ``simulation.json`` (utterances, generator parameters, and how many of each
     reproduced fault). A simulated corpus not generated yet is marked so."""
-    from .corpora import manifest
-
     rows = {}
-    for name, key, sim_root in (("crema_d", "crema_d_root", paths.sim_crema_d),
-                                ("msp_improv", "msp_improv_root", paths.sim_msp_improv)):
-        if params.get(key):
-            rows[name] = {"source": f"real: {params[key]}"}
+    for corpus in corpora():
+        name, sim_root = corpus.name, paths.corpus(corpus.name)
+        if params.get(corpus.root_param):
+            rows[name] = {"source": f"real: {params[corpus.root_param]}"}
             continue
         info = manifest(sim_root) if sim_root.is_dir() else None
         if info is None:
