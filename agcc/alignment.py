@@ -34,11 +34,15 @@ def paper_vowel(label: str) -> str | None:
     return _ARPA.get(base)
 
 
-def read_textgrid(path, tier: str = "phones") -> pd.DataFrame:
+def read_textgrid(path, tier: str = "phones", speaker: str | None = None) -> pd.DataFrame:
     """The ``phones`` (or ``words``) tier of an MFA TextGrid as ``label, start, end`` rows.
 
-    Speaker-prefixed tier names (``"<speaker> - phones"``) are accepted; empty (silence) intervals
-    are left out. Raises ``ValueError`` naming the tiers present when there is no such tier.
+    MFA names the tiers ``phones`` (one speaker) or ``"<speaker> - phones"`` (one pair of tiers
+    per speaker in the same file). With one such tier, it is used; with several, the tier of
+    ``speaker`` (the utterance's speaker) is, and without ``speaker`` or with a speaker that has no
+    tier a ``ValueError`` names the speakers present: a tier is never picked silently. Empty
+    (silence) intervals are left out. Raises ``ValueError`` naming the tiers present when there
+    is no such tier.
     """
     path = Path(path)
     try:
@@ -48,6 +52,13 @@ def read_textgrid(path, tier: str = "phones") -> pd.DataFrame:
     names = [n for n in tg.tierNames if n == tier or n.endswith(f" - {tier}")]
     if not names:
         raise ValueError(f"{path}: no '{tier}' tier (tiers: {', '.join(tg.tierNames) or 'none'})")
+    if len(names) > 1:
+        speakers = [n[: -len(f" - {tier}")] if n != tier else "(unnamed)" for n in names]
+        mine = [n for n, s in zip(names, speakers) if speaker is not None and s.strip() == str(speaker).strip()]
+        if len(mine) != 1:
+            raise ValueError(f"{path}: '{tier}' tiers of several speakers ({', '.join(speakers)}) and "
+                             + (f"none of speaker '{speaker}'" if speaker is not None else "no speaker given"))
+        names = mine
     entries = tg.getTier(names[0]).entries
     return pd.DataFrame([(e.label, e.start, e.end) for e in entries], columns=["label", "start", "end"])
 

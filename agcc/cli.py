@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from .params import ParameterError, describe
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "landmarks":
         return _landmarks(args)
+    from .io import BuildLocked
     from .runner import NotebookFailed, regenerate_references, run
 
     try:
@@ -87,9 +89,14 @@ def main(argv: list[str] | None = None) -> int:
             print("  ".join(f"{key:{width[key]}s}" for key in width) + "  doc")
             for r in rows:
                 print("  ".join(f"{r[key]:{width[key]}s}" for key in width) + f"  {r['doc']}")
-    except (ParameterError, NotebookFailed) as err:
+    except (ParameterError, NotebookFailed, BuildLocked) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2 if isinstance(err, ParameterError) else 1
+    except KeyboardInterrupt:  # Ctrl-C: one line, no traceback (finished runs and caches are kept)
+        # the notebook client's abandoned cell task would log its traceback when collected at exit
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        print("\ninterrupted: finished runs and caches are kept; the same command resumes", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -190,11 +190,17 @@ class ClusteringRun:
         atomic_write(folder / "ag_elbow.json", lambda fh: fh.write(meta.encode()))
 
     @classmethod
-    def load(cls, folder) -> "ClusteringRun":
+    def load(cls, folder, verify: bool = True) -> "ClusteringRun":
+        """Read a saved run; ``verify`` first checks its files against the digests of its stamp
+        (:func:`agcc.io.verify_folder`: a damaged file raises :class:`agcc.io.CacheError`)."""
         import json
         from pathlib import Path
 
+        from .io import verify_folder
+
         folder = Path(folder)
+        if verify:
+            verify_folder(folder, "run the notebook that made it (02 AG, 04 acoustic clusters) again")
         arrays = np.load(folder / "ag_model.npz")
         meta = json.loads((folder / "ag_elbow.json").read_text())
         return cls(ks=meta["ks"], inertias=meta["inertias"], elbow=meta["elbow"], k=meta["k"],
@@ -320,13 +326,16 @@ def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRu
     import json
     from pathlib import Path
 
-    from .io import cached_by_key
+    from .io import cached_by_key, stamp_key
 
     folder, segments_folder = Path(folder), Path(segments_folder)
+    if not stamp_key(segments_folder):
+        raise FileNotFoundError(f"{segments_folder} holds no finished segment set: run notebook 01 first")
     stamp = {**options, "code": code_key(options.get("backend", "torch"))}
-    key = hashlib.sha256(((segments_folder / "inputs.sha256").read_text()
+    key = hashlib.sha256((stamp_key(segments_folder) + "\n"
                           + json.dumps(stamp, sort_keys=True, default=str)).encode()).hexdigest()
-    return cached_by_key(folder, key, lambda: ClusteringRun.load(folder), compute, lambda run: run.save(folder))
+    return cached_by_key(folder, key, lambda: ClusteringRun.load(folder, verify=False), compute,
+                         lambda run: run.save(folder))
 
 
 def cached_ag_clustering(segments, segments_folder, folder, **options) -> ClusteringRun:

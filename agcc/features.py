@@ -31,7 +31,7 @@ import numpy as np
 from scipy.fft import rfft
 
 from agcc.audio import SAMPLE_RATE, load_audio
-from agcc.io import atomic_write, torch_device
+from agcc.io import DIGEST_SUFFIX, CacheError, atomic_write, check_file, report, torch_device
 
 FEATURE_VERSION = 1  # bump when any extractor's numerics change: invalidates every cache entry
 FRAME_RATE = 50.0  # frames per second
@@ -300,7 +300,9 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
     cache_dir : str, Path or None
         Root of the cache (``None``: no disk cache). Entries live in
         ``cache_dir/<config_hash[:12]>/<content_sha256>.npy`` beside a ``config.json``; leftover
-        ``*.tmp*`` files from an interrupted run are never read.
+        ``*.tmp*`` files from an interrupted run are never read. Each entry has a ``.sha256``
+        sidecar (:func:`agcc.io.check_file`): an entry that fails it (truncated, bit-flipped) is
+        reported in one line and recomputed.
 
     Returns
     -------
@@ -333,11 +335,12 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
             continue
         entry = folder / f"{digest}.npy" if folder is not None else None
         feats = memo.get(digest)
-        if feats is None and entry is not None and entry.is_file():
-            try:  # an unreadable entry (disk trouble) is recomputed and overwritten
+        if feats is None and entry is not None and entry.with_name(entry.name + DIGEST_SUFFIX).is_file():
+            try:  # an entry that fails its digest or cannot be read is recomputed and overwritten
+                check_file(entry)
                 feats = np.load(entry, allow_pickle=False)
-            except (OSError, ValueError, EOFError):
-                pass
+            except (OSError, ValueError, EOFError) as err:  # CacheError is a ValueError
+                report(f"{err if isinstance(err, CacheError) else f'{entry}: unreadable ({err})'}; recomputing")
         if feats is None:
             try:
                 wav = load_audio(path)
@@ -350,7 +353,7 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
                 failed[key] = f"AudioError: {exc}"
                 continue
             if entry is not None:
-                atomic_write(entry, lambda fh: np.save(fh, feats, allow_pickle=False))
+                atomic_write(entry, lambda fh: np.save(fh, feats, allow_pickle=False), digest=True)
         memo[digest] = feats
         features[key] = feats
     return features, failed

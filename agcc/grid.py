@@ -5,6 +5,9 @@ A grid is a list of *tasks*: flat dicts of literals (a :class:`agcc.train.TrainC
 data folder). Each finished task is written at once to ``folder/<key>.json`` (key: a hash of the
 task), so a grid killed half-way and started again runs only the missing tasks, and several
 notebooks can share runs (the baselines notebook reuses the AG-CC runs of the training notebook).
+A run file embeds the digest of its content (:func:`agcc.io.dumps_checked`): one that is empty,
+truncated, edited by hand or stored under another task's name counts as not done, is reported
+in one line and run again.
 :func:`results_table` gives one tidy row per run: its parameters, metrics and wall time.
 
 Engines, one code path: joblib runs the tasks, with its ``loky`` process pool on the local cores
@@ -26,7 +29,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from .io import atomic_write
+from .io import CacheError, atomic_write, dumps_checked, exit_with_parent, loads_checked, report
 
 ENGINES = ("local", "dask")
 
@@ -36,7 +39,9 @@ def task_key(task: dict) -> str:
     return hashlib.sha256(json.dumps(task, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _timed(fn: Callable, task: dict) -> tuple[dict, dict, float]:
+def _timed(fn: Callable, task: dict, build_pid: int | None = None) -> tuple[dict, dict, float]:
+    if build_pid is not None:  # a local worker process ends when the build that started it dies
+        exit_with_parent(build_pid)
     start = time.perf_counter()
     result = fn(task)
     return task, result, time.perf_counter() - start
@@ -45,14 +50,32 @@ def _timed(fn: Callable, task: dict) -> tuple[dict, dict, float]:
 def _save(folder: Path, task: dict, result: dict, wall_s: float) -> None:
     record = {"key": task_key(task), "task": task, "result": result, "wall_s": round(wall_s, 3),
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
-    text = json.dumps(record, default=float).encode()
+    text = dumps_checked(record)
     atomic_write(folder / f"{record['key']}.json", lambda fh: fh.write(text))
 
 
+def read_run(folder, task: dict) -> dict | None:
+    """The stored record of ``task`` in ``folder``, or ``None`` when there is none or it cannot
+    be trusted (unreadable, truncated, changed since written, or another task's record): such a
+    file is reported in one line naming it and removed, so the run is done again."""
+    path = Path(folder) / f"{task_key(task)}.json"
+    if not path.is_file():
+        return None
+    try:
+        record = loads_checked(path)
+        if record.get("key") != path.stem or task_key(record.get("task", {})) != path.stem \
+                or not isinstance(record.get("result"), dict):
+            raise CacheError(f"{path}: holds another task's result")
+    except CacheError as err:
+        report(f"{err}; running it again")
+        path.unlink(missing_ok=True)
+        return None
+    return record
+
+
 def pending(tasks: Sequence[dict], folder) -> list[dict]:
-    """The tasks with no result in ``folder`` yet."""
-    folder = Path(folder)
-    return [t for t in tasks if not (folder / f"{task_key(t)}.json").is_file()]
+    """The tasks with no trustworthy result in ``folder`` yet (see :func:`read_run`)."""
+    return [t for t in tasks if read_run(folder, t) is None]
 
 
 def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engine: str = "local",
@@ -89,7 +112,8 @@ def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engin
               + (f" ({engine})" if todo else ""), flush=True)
     if todo:
         workers = workers or os.cpu_count() or 1
-        jobs = (delayed(_timed)(fn, t) for t in todo)
+        # local workers watch this process (a task may reach a worker after the build died)
+        jobs = (delayed(_timed)(fn, t, os.getpid() if engine == "local" and workers > 1 else None) for t in todo)
         bar = tqdm(total=len(todo), desc=desc, disable=not progress, mininterval=1.0)
         if engine == "local":
             config = parallel_config(backend="loky", n_jobs=min(workers, len(todo))) if workers > 1 else \
@@ -122,9 +146,8 @@ def results_table(tasks: Sequence[dict], folder) -> pd.DataFrame:
     folder = Path(folder)
     rows = []
     for task in tasks:
-        path = folder / f"{task_key(task)}.json"
-        if path.is_file():
-            record = json.loads(path.read_text())
+        record = read_run(folder, task)
+        if record is not None:
             params = {k: v for k, v in record["task"].items() if k != "data"}
             rows.append({**params, **record["result"], "run_wall_s": record["wall_s"], "key": record["key"]})
     return pd.DataFrame(rows)

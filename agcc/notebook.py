@@ -12,6 +12,7 @@
   string; the notebook sees the float);
 * fixes the seeds of ``random``, NumPy and (if loaded) torch;
 * sets the plotting style and quiet, offline defaults for Hugging Face libraries;
+* makes the kernel end when the process that started it ends (:func:`agcc.io.exit_with_parent`);
 * returns a :class:`Context` with the parameters (``ctx.params``, or ``ctx.lr``), the artifacts
   :class:`~agcc.paths.Paths` and a seeded ``numpy.random.Generator``.
 """
@@ -28,6 +29,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .io import exit_with_parent
 from .params import check, resolve, schema
 from .paths import Paths
 
@@ -153,6 +155,8 @@ def setup(namespace: dict[str, Any], *, style: bool = True) -> Context:
     except ImportError:  # pragma: no cover - pandas is a dependency
         pass
 
+    build = os.environ.get("AGCC_BUILD_PID", "")  # set by the runner for its kernels
+    exit_with_parent(int(build) if build.isdigit() else None)  # a kernel whose build dies ends with it
     paths = Paths.for_profile(params["profile"], params["artifacts_dir"]).make()
     return Context(params=params, paths=paths, rng=np.random.default_rng(seed))
 

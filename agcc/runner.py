@@ -9,10 +9,12 @@
    resolves the same full configuration in each), writing the executed copy to ``book/notebooks/``
    (where ``_toc.yml`` renders it), printing each notebook's wall time and stopping at the first
    failing notebook with the failing cell and its error;
-3. records the resolved configuration, each notebook's wall time and the peak memory of its
+3. holds the lock of the artifacts folder for the whole build (:func:`agcc.io.build_lock`): a
+   second build on the same folder stops at once with a message naming the first;
+4. records the resolved configuration, each notebook's wall time and the peak memory of its
    kernel in ``artifacts/<profile>/run.json`` and, before building the book, writes them into the
    table that the page *Performance* includes (:func:`write_performance_table`);
-4. builds the book with Jupyter Book (``-W``: warnings are errors) and checks that
+5. builds the book with Jupyter Book (``-W``: warnings are errors) and checks that
    ``_build/html/index.html`` exists.
 
 Notebooks hand data to each other only through the profile's artifacts folder
@@ -29,6 +31,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .io import build_lock
 from .params import ParameterError, resolve, schema
 from .paths import Paths, project_root
 
@@ -139,6 +142,7 @@ def execute(notebook: Path, output: Path, inject: Mapping[str, Any], *, root: Pa
     saved = dict(os.environ)
     os.environ.update(KERNEL_ENV)  # the kernel inherits this process's environment
     os.environ["AGCC_PROJECT_ROOT"] = str(root)
+    os.environ["AGCC_BUILD_PID"] = str(os.getpid())  # the kernel ends when this process does
     measured: dict[str, Any] = {"peak_rss_mib": None}
     start = time.perf_counter()
     try:
@@ -229,6 +233,12 @@ def run(profile: str = "default", overrides: Mapping[str, Any] | None = None, *,
     if progress is None:
         progress = sys.stderr.isatty()
     paths = Paths.for_profile(profile, params["artifacts_dir"])
+    with build_lock(paths.root):  # one build per artifacts folder (BuildLocked names the other)
+        return _run_locked(profile, params, inject, selected, paths, out_dir, root, progress, book)
+
+
+def _run_locked(profile: str, params: dict, inject: dict, selected: list[Path], paths: Paths, out_dir: Path,
+                root: Path, progress: bool, book: bool) -> dict[str, Any]:
     previous = _read_record(paths.run_record)
     record: dict[str, Any] = {"profile": profile, "params": params, "started": time.strftime("%Y-%m-%d %H:%M"),
                               "machine": machine(), "notebooks": {}}

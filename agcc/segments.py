@@ -12,15 +12,20 @@ for every token of the paper's six vowels, this module cuts
 Sampling the landmarks (30 fps video) at the 50 fps feature frame times by linear interpolation
 gives both segments the same length and time base, which the anchored loss later relies on.
 
-Every utterance that enters is either used or listed with the reason it was dropped
-(:attr:`SegmentSet.quality`), and every dropped vowel token is counted by reason
-(:attr:`SegmentSet.token_drops`).
+:attr:`SegmentSet.quality` is the **ledger of utterances** that the later stages follow: one line
+per utterance of the table, with its status — ``used`` (vowel tokens cut), ``SER only`` (audio
+and label usable, so it takes part in SER training, but no vowel token: no landmarks or
+alignment, or every token dropped) or ``dropped`` (no usable label or audio: used by no later
+stage) — and the ``stage`` and ``reason`` of what it lost. :func:`agcc.train.prepare_training_data`
+leaves out exactly the ``dropped`` ones, with the same stage and reason. Every dropped vowel token
+is counted by reason (:attr:`SegmentSet.token_drops`).
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,15 +33,21 @@ from typing import Mapping
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 
 from .alignment import paper_vowel, read_textgrid
+from .audio import inspect_audio
 from .features import FRAME_RATE, frame_times
-from .io import atomic_write, cached_by_key, parallel_map
+from .io import atomic_write, cached_by_key, parallel_map, verify_folder
 from .landmarks import MOUTH, fill_gaps, normalize_landmarks, read_openface
 from .vocab import FOUR_CLASSES
 
 FRAME_HOP_S = 1.0 / FRAME_RATE  # 50 feature frames per second
+# a phone may end this much after the last audio sample (half of MFA's 10 ms frame shift: its
+# boundaries are quantised) before it counts as running past the end of the audio
+END_TOLERANCE_S = 0.005
+# the ledger's statuses: vowel tokens cut; used for SER training only (no vowel token); used by no stage
+USED, SER_ONLY, DROPPED = "used", "SER only", "dropped"
+QUALITY_COLUMNS = ["utt_id", "corpus", "status", "stage", "reason", "n_tokens", "note"]
 TOKEN_COLUMNS = ["token_id", "utt_id", "corpus", "speaker", "session", "split", "emotion", "vowel",
                  "phone", "start", "end", "n_frames", "offset"]
 META = ["utt_id", "corpus", "speaker", "session", "split", "emotion"]
@@ -48,8 +59,10 @@ class SegmentSet:
 
     ``tokens`` has one row per token (:data:`TOKEN_COLUMNS`); the segments of token ``i`` are
     ``ag_frames[offset:offset + n_frames]`` and ``acoustic_frames[offset:offset + n_frames]``
-    (use :meth:`ag` and :meth:`acoustic`). ``quality`` has one row per utterance (``status`` is
-    ``used`` or ``dropped``, with the ``reason``); ``token_drops`` counts dropped tokens by reason.
+    (use :meth:`ag` and :meth:`acoustic`). ``quality`` is the ledger, one row per utterance
+    (:data:`QUALITY_COLUMNS`; ``status`` ``used``, ``SER only`` or ``dropped``, with the ``stage``
+    and ``reason``, and a ``note`` on what the readers repaired or chose); ``token_drops`` counts
+    dropped tokens by reason.
     """
 
     tokens: pd.DataFrame
@@ -78,66 +91,109 @@ class SegmentSet:
             atomic_write(folder / f"{name}.npy", lambda fh, a=arr: np.save(fh, a))
 
     @classmethod
-    def load(cls, folder) -> "SegmentSet":
+    def load(cls, folder, verify: bool = True) -> "SegmentSet":
+        """Read a set saved by :func:`prepare_segments`; ``verify`` first checks every file
+        against the digests of its stamp (:func:`agcc.io.verify_folder`: a damaged file raises
+        :class:`agcc.io.CacheError` naming it)."""
         folder = Path(folder)
+        if verify:
+            verify_folder(folder, "run the data preparation notebook (01) again to recompute it")
         read = lambda n: pd.read_csv(folder / f"{n}.csv", dtype={"speaker": str, "session": str},  # noqa: E731
                                      keep_default_na=False)
-        return cls(tokens=read("tokens"), quality=read("quality"), token_drops=read("token_drops"),
-                   ag_frames=np.load(folder / "ag_frames.npy"),
-                   acoustic_frames=np.load(folder / "acoustic_frames.npy"))
+        out = cls(tokens=read("tokens"), quality=read("quality"), token_drops=read("token_drops"),
+                  ag_frames=np.load(folder / "ag_frames.npy"),
+                  acoustic_frames=np.load(folder / "acoustic_frames.npy"))
+        out.validate(folder)
+        return out
+
+    def validate(self, where="") -> None:
+        """Raise ``ValueError`` unless the tables and arrays fit together (columns, frame counts,
+        token spans inside the arrays)."""
+        t = self.tokens
+        problems = [f"{name} lacks columns {sorted(set(cols) - set(table.columns))}"
+                    for name, table, cols in (("tokens", t, TOKEN_COLUMNS), ("quality", self.quality, QUALITY_COLUMNS))
+                    if not set(cols) <= set(table.columns)]
+        if not problems:
+            if len(self.ag_frames) != len(self.acoustic_frames) or self.ag_frames.ndim != 2:
+                problems.append(f"ag_frames {self.ag_frames.shape} and acoustic_frames "
+                                f"{self.acoustic_frames.shape} differ in frames")
+            elif len(t) and int((t["offset"] + t["n_frames"]).max()) > len(self.ag_frames):
+                problems.append("token spans run past the frame arrays")
+            used = int(self.quality.loc[self.quality["status"] == USED, "n_tokens"].sum())
+            if used != len(t):
+                problems.append(f"quality counts {used} tokens, tokens.csv has {len(t)}")
+        if problems:
+            raise ValueError(f"{where or 'segment set'}: inconsistent ({'; '.join(problems)})")
 
 
-def _drop(row, reason: str):
-    return {"utt_id": row["utt_id"], "corpus": row["corpus"], "status": "dropped", "reason": reason,
-            "n_tokens": 0}, [], Counter()
+def _outcome(row, status: str, stage: str, reason: str, n_tokens: int = 0, notes=()) -> dict:
+    return {"utt_id": row["utt_id"], "corpus": row["corpus"], "status": status, "stage": stage,
+            "reason": reason, "n_tokens": n_tokens, "note": "; ".join(notes)}
+
+
+def _drop(row, stage: str, reason: str):
+    """The utterance is used by no stage (its audio or label is unusable)."""
+    return _outcome(row, DROPPED, stage, reason), [], Counter()
+
+
+def _ser_only(row, stage: str, reason: str, drops=None, notes=()):
+    """The utterance is used for SER training but gives no vowel token."""
+    return _outcome(row, SER_ONLY, stage, reason, notes=notes), [], drops or Counter()
+
+
+def _short(err: Exception, path) -> str:
+    """A reader's message without the file's path (the table names the utterance)."""
+    return str(err).replace(f"{path}: ", "")
 
 
 def utterance_tokens(row: Mapping, feats: np.ndarray | None, feat_error: str | None, *,
                      max_gap: int = 3, min_frames: int = 3):
     """Cut the vowel tokens of one utterance.
 
-    Returns ``(quality_row, tokens, drops)``: ``tokens`` is a list of
+    Returns ``(quality_row, tokens, drops)``: ``quality_row`` is the utterance's line of the
+    ledger (:data:`QUALITY_COLUMNS`: its status, the stage and reason when it lost something,
+    notes on what the readers repaired); ``tokens`` is a list of
     ``(meta dict, ag (n, 24), acoustic (n, D))``; ``drops`` a Counter of token-drop reasons.
     """
     if row["emotion"] not in FOUR_CLASSES:
-        return _drop(row, f"emotion '{row['emotion']}' is not one of the four classes")
+        return _drop(row, "labels", f"emotion '{row['emotion']}' is not one of the four classes")
     if feat_error is not None or feats is None:
-        return _drop(row, f"audio unusable: {feat_error or 'no features'}")
-    try:
-        peak = float(np.abs(sf.read(row["audio_path"], dtype="float32")[0]).max(initial=0.0))
-    except Exception as err:  # unreadable audio is reported, not raised
-        return _drop(row, f"audio unreadable: {type(err).__name__}")
-    if peak == 0.0:
-        return _drop(row, "audio has no signal (all samples zero)")
+        return _drop(row, "audio", f"audio unusable: {feat_error or 'no features'}")
+    duration, problem = inspect_audio(row["audio_path"])  # truncation, silence of the mono mix
+    if problem:
+        return _drop(row, "audio", problem)
+    # from here on the utterance is used for SER training, with or without vowel tokens
     if not row["landmarks_path"]:
-        return _drop(row, "no OpenFace landmark CSV")
+        return _ser_only(row, "landmarks", "no OpenFace landmark CSV")
     if not row["alignment_path"]:
-        return _drop(row, "no MFA TextGrid")
+        return _ser_only(row, "alignment", "no MFA TextGrid")
     try:
-        track = read_openface(row["landmarks_path"])
+        with warnings.catch_warnings():  # the implausible-frame-rate warning is counted by build_segments
+            warnings.simplefilter("ignore")
+            track = read_openface(row["landmarks_path"])
     except ValueError as err:
-        return _drop(row, f"landmarks unreadable: {err}")
+        return _ser_only(row, "landmarks", f"landmarks unusable: {_short(err, row['landmarks_path'])}")
     if not track.success.any():
-        return _drop(row, "face tracking failed on every frame")
+        return _ser_only(row, "landmarks", "face tracking failed on every frame", notes=track.notes)
     try:
-        phones = read_textgrid(row["alignment_path"])
+        phones = read_textgrid(row["alignment_path"], speaker=row.get("speaker"))
     except ValueError as err:
-        return _drop(row, f"alignment unreadable: {err}")
+        return _ser_only(row, "alignment", f"alignment unusable: {_short(err, row['alignment_path'])}",
+                         notes=track.notes)
     phones = phones.assign(vowel=[paper_vowel(l) for l in phones["label"]]).dropna(subset=["vowel"])
     if phones.empty:
-        return _drop(row, "no token of the six vowels in the alignment")
+        return _ser_only(row, "alignment", "no token of the six vowels in the alignment", notes=track.notes)
 
     norm = normalize_landmarks(track.xy)[:, MOUTH].reshape(len(track.xy), -1)  # (T, 24)
     filled, usable = fill_gaps(norm, track.success, max_gap=max_gap)
     centres = frame_times(len(feats))  # (n_frames,) s
-    audio_end = len(feats) * FRAME_HOP_S
     t_video = track.timestamps
     tokens, drops = [], Counter()
     for ph in phones.itertuples():
-        k = np.flatnonzero((centres >= ph.start) & (centres < ph.end))
-        if ph.start >= audio_end:  # TextGrid longer than the audio: a misaligned or truncated file
+        if ph.end > duration + END_TOLERANCE_S:  # runs past the audio: misaligned, or the audio is cut
             drops["interval past the end of the audio"] += 1
             continue
+        k = np.flatnonzero((centres >= ph.start) & (centres < ph.end))
         if len(k) < min_frames:
             drops[f"shorter than {min_frames} frames"] += 1
             continue
@@ -155,10 +211,8 @@ def utterance_tokens(row: Mapping, feats: np.ndarray | None, feat_error: str | N
         tokens.append((meta, ag.astype(np.float32), np.asarray(feats[k], dtype=np.float32)))
     if not tokens:
         reason = "every vowel token dropped (" + ", ".join(f"{r}: {n}" for r, n in drops.items()) + ")"
-        q = {"utt_id": row["utt_id"], "corpus": row["corpus"], "status": "dropped", "reason": reason, "n_tokens": 0}
-    else:
-        q = {"utt_id": row["utt_id"], "corpus": row["corpus"], "status": "used", "reason": "", "n_tokens": len(tokens)}
-    return q, tokens, drops
+        return _ser_only(row, "tokens", reason, drops, track.notes)
+    return _outcome(row, USED, "", "", len(tokens), track.notes), tokens, drops
 
 
 def _work(args):
@@ -204,13 +258,17 @@ def build_segments(utterances: pd.DataFrame, features: Mapping[str, np.ndarray],
             acs.append(ac)
             offset += len(ag)
     n_feat = next((a.shape[1] for a in acs), 0)
+    fps = sum("implausible frame rate" in q["reason"] for q in quality)
+    if fps:
+        warnings.warn(f"{fps} OpenFace CSVs have an implausible frame rate (image-sequence timestamps?) and "
+                      "give no vowel token; see the data-quality table (segments/quality.csv)", stacklevel=2)
     token_drops = (pd.DataFrame(drops, columns=["corpus", "reason", "tokens"])
                    .groupby(["corpus", "reason"], as_index=False)["tokens"].sum())
     return SegmentSet(
         tokens=pd.DataFrame(metas, columns=TOKEN_COLUMNS),
         ag_frames=np.concatenate(ags) if ags else np.zeros((0, 24), np.float32),
         acoustic_frames=np.concatenate(acs) if acs else np.zeros((0, n_feat), np.float32),
-        quality=pd.DataFrame(quality, columns=["utt_id", "corpus", "status", "reason", "n_tokens"]),
+        quality=pd.DataFrame(quality, columns=QUALITY_COLUMNS),
         token_drops=token_drops)
 
 
@@ -244,4 +302,5 @@ def prepare_segments(utterances: pd.DataFrame, extractor, folder, cache_dir, *, 
         return build_segments(utterances, features, failed, max_gap=max_gap, min_frames=min_frames,
                               workers=workers, progress=progress)
 
-    return cached_by_key(folder, key, lambda: SegmentSet.load(folder), compute, lambda segs: segs.save(folder))
+    return cached_by_key(folder, key, lambda: SegmentSet.load(folder, verify=False), compute,
+                         lambda segs: segs.save(folder))

@@ -74,13 +74,16 @@ def vowel_segments(params: dict, paths: Paths, utterances: pd.DataFrame, *, feat
 
 
 def quality_table(quality: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFrame:
-    """Notebook 01's data-quality table: utterances per ``corpus, status, reason``, from the files
-    the readers left out (status ``skipped by reader``, :attr:`Corpora.skipped`) to every utterance
-    of the table, used or dropped by the segmentation (:attr:`agcc.segments.SegmentSet.quality`)."""
-    read = skipped.assign(status="skipped by reader")[["corpus", "status", "reason"]]
-    segmented = quality.assign(reason=quality["reason"].replace("", "(used)"))[["corpus", "status", "reason"]]
+    """Notebook 01's data-quality table: utterances per ``corpus, status, stage, reason``, from the
+    files the readers left out (status ``skipped by reader``, stage ``read``,
+    :attr:`Corpora.skipped`) to every utterance of the table as the ledger has it
+    (:attr:`agcc.segments.SegmentSet.quality`: ``used``, ``SER only`` or ``dropped``, with the stage
+    where it lost something)."""
+    columns = ["corpus", "status", "stage", "reason"]
+    read = skipped.assign(status="skipped by reader", stage="read")[columns]
+    segmented = quality.assign(reason=quality["reason"].replace("", "(used)"))[columns]
     table = pd.concat([read, segmented], ignore_index=True)
-    return table.groupby(["corpus", "status", "reason"]).size().rename("utterances").reset_index()
+    return table.groupby(columns).size().rename("utterances").reset_index()
 
 
 def clustering_options(params: dict, k: int | None = None) -> dict:

@@ -33,9 +33,10 @@ import numpy as np
 import pandas as pd
 
 from .corpora import directions, source_of, target_of
-from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
 from .features import frame_times
 from .params import defaults as declared_defaults
+from .segments import DROPPED
+from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
 
 METHODS = ("Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG", "Upper Bound")
 TRIPLET_METHODS = ("AG-CC", "PA-CC", "Hard-AG")
@@ -64,7 +65,8 @@ class TrainingData:
     vowel_distance : (6, 6) float
         Soft-DTW divergences between per-vowel AG templates (Hard-AG).
     dropped : DataFrame
-        ``utt_id, corpus, reason`` of every utterance of the utterance table not used.
+        ``utt_id, corpus, stage, reason`` of every utterance of the utterance table not used
+        (the ledger's ``dropped`` utterances, :mod:`agcc.segments`, and any left out here).
     token_notes : DataFrame
         ``reason, tokens``: vowel tokens of used utterances left out (e.g. beyond the crop).
     """
@@ -94,14 +96,43 @@ class TrainingData:
             fh, ag_distance=self.ag_distance, vowel_distance=self.vowel_distance))
 
     @classmethod
-    def load(cls, folder, mmap: bool = True) -> "TrainingData":
-        """Read a saved set; ``frames`` is memory-mapped (worker processes share the pages)."""
+    def load(cls, folder, mmap: bool = True, verify: bool = True) -> "TrainingData":
+        """Read a saved set; ``frames`` is memory-mapped (worker processes share the pages).
+        ``verify`` first checks the files against the digests of the folder's stamp
+        (:func:`agcc.io.verify_folder`); the grid's workers skip it (the process that started
+        them checked the folder, and hashing the frames in every worker would cost minutes)."""
+        from .io import verify_folder
+
         folder = Path(folder)
+        if verify:
+            verify_folder(folder, "run the training notebook (05) again to recompute it")
         read = lambda n: pd.read_csv(folder / f"{n}.csv", keep_default_na=False, na_values=[""])  # noqa: E731
         dist = np.load(folder / "distances.npz")
-        return cls(utterances=read("utterances"), frames=np.load(folder / "frames.npy", mmap_mode="r" if mmap else None),
-                   tokens=read("tokens"), ag_distance=dist["ag_distance"], vowel_distance=dist["vowel_distance"],
-                   dropped=read("dropped"), token_notes=read("token_notes"))
+        out = cls(utterances=read("utterances"), frames=np.load(folder / "frames.npy", mmap_mode="r" if mmap else None),
+                  tokens=read("tokens"), ag_distance=dist["ag_distance"], vowel_distance=dist["vowel_distance"],
+                  dropped=read("dropped"), token_notes=read("token_notes"))
+        out.validate(folder)
+        return out
+
+    def validate(self, where="") -> None:
+        """Raise ``ValueError`` unless the tables index the arrays consistently (utterance frame
+        spans inside ``frames``, token rows and spans inside their utterances, clusters inside
+        ``ag_distance``)."""
+        u, t = self.utterances, self.tokens
+        problems = []
+        if len(u) and int((u["offset"] + u["n_frames"]).max()) > len(self.frames):
+            problems.append(f"utterance frame spans run past frames.npy ({len(self.frames)} rows)")
+        n_tokens = int(u["n_tokens"].sum()) if len(u) else 0
+        if n_tokens != len(t):
+            problems.append(f"utterances count {n_tokens} tokens, tokens.csv has {len(t)}")
+        elif len(t):
+            rows = t["utt_row"].to_numpy()
+            if rows.min() < 0 or rows.max() >= len(u) or (t["end"].to_numpy() > u["n_frames"].to_numpy()[rows]).any():
+                problems.append("token spans outside their utterances")
+            elif int(t["ag_cluster"].max()) >= len(self.ag_distance):
+                problems.append(f"AG clusters beyond the {len(self.ag_distance)} of distances.npz")
+        if problems:
+            raise ValueError(f"{where or 'training data'}: inconsistent ({'; '.join(problems)})")
 
 
 def token_frame_spans(start_s, end_s, n_frames: int = 100_000) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +181,9 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     utterances
         The utterance table with splits (``tables/utterances.csv``).
     segments
-        The :class:`agcc.segments.SegmentSet` of notebook 01.
+        The :class:`agcc.segments.SegmentSet` of notebook 01; its ``quality`` table is the ledger
+        of utterances: those it marks ``dropped`` are left out here with its stage and reason
+        (an utterance dropped at any stage stays dropped), the ``SER only`` ones take part.
     ag_labels
         AG cluster of every token of ``segments`` (``tables/ag_clusters.csv``).
     ag_run
@@ -161,14 +194,23 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
         Utterances longer than this are cropped to their first ``max_frames`` frames (tokens past
         the crop are left out and counted).
     """
+    ledger = segments.quality.set_index("utt_id")
+    unknown = sorted(set(utterances["utt_id"]) - set(ledger.index))
+    if unknown:  # the utterance table changed after notebook 01 cut the segments
+        raise ValueError(f"{len(unknown)} utterances (e.g. {', '.join(unknown[:3])}) are not in the segment "
+                         "stage's ledger (segments/quality.csv): run the data preparation notebook (01) again")
     dropped, keep = [], []
     for row in utterances.itertuples(index=False):
-        if row.emotion not in FOUR_CLASSES:
-            dropped.append((row.utt_id, row.corpus, f"emotion '{row.emotion}' is not one of the four classes"))
+        entry = ledger.loc[row.utt_id]
+        if entry["status"] == DROPPED:  # dropped at an earlier stage: dropped here too, for its reason
+            dropped.append((row.utt_id, row.corpus, entry["stage"], entry["reason"]))
+        elif row.emotion not in FOUR_CLASSES:
+            dropped.append((row.utt_id, row.corpus, "labels", f"emotion '{row.emotion}' is not one of the four classes"))
         elif row.audio_path not in features:
-            dropped.append((row.utt_id, row.corpus, f"no acoustic features: {failed.get(row.audio_path, 'not extracted')}"))
+            dropped.append((row.utt_id, row.corpus, "training",
+                            f"no acoustic features: {failed.get(row.audio_path, 'not extracted')}"))
         elif len(features[row.audio_path]) == 0:
-            dropped.append((row.utt_id, row.corpus, "no acoustic frames"))
+            dropped.append((row.utt_id, row.corpus, "training", "no acoustic frames"))
         else:
             keep.append(row)
     utt = pd.DataFrame([{"utt_id": r.utt_id, "corpus": r.corpus, "split": r.split, "emotion": r.emotion,
@@ -203,7 +245,7 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     templates = vowel_templates(segments, ag_run.mean, ag_run.std)
     return TrainingData(utterances=utt, frames=frames, tokens=tok, ag_distance=np.asarray(ag_run.divergence, float),
                         vowel_distance=_template_distances(templates, softdtw_gamma),
-                        dropped=pd.DataFrame(dropped, columns=["utt_id", "corpus", "reason"]),
+                        dropped=pd.DataFrame(dropped, columns=["utt_id", "corpus", "stage", "reason"]),
                         token_notes=pd.DataFrame(notes, columns=["reason", "tokens"]))
 
 
@@ -217,14 +259,16 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     its own ``folder``. Each token's cluster is the clustering run's label of that token."""
     from .clustering import ClusteringRun
     from .features import extract_features, extractor_from_params
-    from .io import cached_by_key
+    from .io import cached_by_key, stamp_key
     from .segments import SegmentSet
 
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
     options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 1}
-    key = hashlib.sha256(((paths.segments / "inputs.sha256").read_text().strip()
-                          + (ag_folder / "inputs.sha256").read_text().strip()
+    for stage, done in (("01 (data preparation)", paths.segments), ("02 (AG clustering)", ag_folder)):
+        if not stamp_key(done):
+            raise FileNotFoundError(f"{done} holds no finished result: run notebook {stage} first")
+    key = hashlib.sha256((stamp_key(paths.segments) + stamp_key(ag_folder)
                           + json.dumps(options, sort_keys=True)).encode()).hexdigest()
 
     def compute() -> TrainingData:
@@ -237,7 +281,7 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
         return prepare_training_data(utterances, segments, np.asarray(run.labels), run, features, failed,
                                      max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"])
 
-    return cached_by_key(folder, key, lambda: TrainingData.load(folder), compute, lambda d: d.save(folder))
+    return cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -677,7 +721,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
 # ------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=2)
 def _data_in_worker(folder: str) -> TrainingData:
-    return TrainingData.load(folder)
+    return TrainingData.load(folder, verify=False)
 
 
 def run_task(task: dict) -> dict:
@@ -730,6 +774,7 @@ def task_for(cfg: TrainConfig, data_folder) -> dict:
     """The grid task of a config (a flat dict of literals: its key names the run), in
     :func:`canonical` form. It carries the data's cache key and :func:`code_key`, so that stored
     runs are never reused for other data (e.g. after re-clustering) or other code."""
-    stamp = Path(data_folder) / "inputs.sha256"
-    data_key = stamp.read_text().strip()[:16] if stamp.is_file() else ""
+    from .io import stamp_key
+
+    data_key = stamp_key(data_folder)[:16]
     return {"data": str(data_folder), "data_key": data_key, "code": code_key(), **asdict(canonical(cfg))}

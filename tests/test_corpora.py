@@ -229,8 +229,8 @@ def test_unknown_consensus_label_and_a_label_file_of_no_clip(tmp_path):
 
 
 def test_reader_skips_are_counted_in_the_data_quality_table():
-    quality = pd.DataFrame({"utt_id": ["a", "b"], "corpus": ["crema_d", "crema_d"], "status": ["used", "dropped"],
-                            "reason": ["", "no MFA TextGrid"]})
+    quality = pd.DataFrame({"utt_id": ["a", "b"], "corpus": ["crema_d", "crema_d"], "status": ["used", "SER only"],
+                            "stage": ["", "alignment"], "reason": ["", "no MFA TextGrid"]})
     skips = pd.DataFrame({"utt_id": ["c", "d"], "corpus": ["crema_d"] * 2,
                           "reason": ["listed in summaryTable.csv but no WAV"] * 2})
     table = quality_table(quality, skips).set_index(["status", "reason"])["utterances"]

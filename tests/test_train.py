@@ -228,14 +228,19 @@ def test_prepare_training_data_accounts_for_every_utterance():
                            "split": ["train", "train", "val"], "emotion": ["anger", "anger", "neutral"],
                            "vowel": ["a", "i", "u"], "start": [0.03, 0.2, 0.1], "end": [0.09, 0.3, 0.3],
                            "n_frames": [3, 5, 10], "offset": [0, 3, 8]})
+    ledger = pd.DataFrame({"utt_id": ["u1", "u2", "u3", "u4"], "corpus": "crema_d",
+                           "status": ["used", "dropped", "dropped", "used"], "stage": ["", "labels", "audio", ""],
+                           "reason": ["", "emotion 'fear' is not one of the four classes", "audio unusable: empty", ""],
+                           "n_tokens": [2, 0, 0, 1], "note": ""})
     segs = SegmentSet(tokens=tokens, ag_frames=np.random.default_rng(0).normal(size=(18, 24)).astype(np.float32),
-                      acoustic_frames=np.zeros((18, 4), np.float32), quality=pd.DataFrame())
+                      acoustic_frames=np.zeros((18, 4), np.float32), quality=ledger)
     run = SimpleNamespace(mean=np.zeros(24), std=np.ones(24), divergence=np.zeros((2, 2)))
     data = prepare_training_data(utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"},
                                  max_frames=8)
     assert data.utterances["utt_id"].tolist() == ["u1", "u4"]
     assert dict(zip(data.dropped["utt_id"], data.dropped["reason"].str[:10])) == {
-        "u2": "emotion 'f", "u3": "no acousti"}
+        "u2": "emotion 'f", "u3": "audio unus"}
+    assert data.dropped["stage"].tolist() == ["labels", "audio"]
     # u1 cropped to 8 frames keeps its first token (frames 1-3) and loses the second (10-14);
     # u4 (8 frames) loses its token (frames 4-14)
     assert data.tokens["token_id"].tolist() == [0]

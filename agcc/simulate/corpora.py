@@ -27,7 +27,6 @@ output is byte-identical for a seed whatever the number of worker processes.
 from __future__ import annotations
 
 import csv
-import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -40,7 +39,7 @@ from scipy.signal import resample_poly
 from ..corpora.base import LETTERS
 from ..corpora.crema_d import CODES as CREMA_CODES
 from ..corpora.msp_improv import TARGETS as IMPROV_TARGETS
-from ..io import atomic_write, parallel_map
+from ..io import CacheError, atomic_write, dumps_checked, loads_checked, parallel_map, report
 from . import articulation, face, synth
 from .phones import words_of
 from .sentences import CREMA_D_SENTENCES, MSP_IMPROV_CONVERSATION, MSP_IMPROV_TARGET_SENTENCES
@@ -114,41 +113,55 @@ def _render_all(specs: list[dict], workers: int, desc: str, progress: bool) -> l
 # Caching: regenerate only when the parameters or the generator changed
 # --------------------------------------------------------------------------------------------
 def _cached(root: Path, params: dict) -> bool:
-    manifest = root / MANIFEST
-    if not manifest.is_file():
+    manifest_path = root / MANIFEST
+    if not manifest_path.is_file():
         return False
-    info = json.loads(manifest.read_text())
+    try:
+        info = loads_checked(manifest_path)
+    except CacheError as err:  # truncated, edited or from an older version: regenerated
+        report(f"{err}; regenerating the corpus")
+        return False
     return info.get("version") == SIM_VERSION and info.get("params") == params
 
 
-def _fresh_folder(root: Path) -> None:
-    """Empty ``root`` for regeneration, refusing to delete a folder this module did not write."""
-    if root.exists() and any(root.iterdir()):
-        if not (root / MANIFEST).is_file() and not (root / ".agcc-generating").is_file():
-            raise FileExistsError(
-                f"{root} exists, is not empty and was not written by agcc.simulate; "
-                "refusing to overwrite it. Choose another artifacts_dir or remove it yourself."
-            )
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
-    (root / ".agcc-generating").write_text("generation in progress; an interrupted run leaves this file\n")
+def _ours(root: Path) -> bool:
+    """Whether ``root`` may be deleted: absent, empty, or written by this module."""
+    return (not root.exists() or not any(root.iterdir()) or (root / MANIFEST).is_file()
+            or (root / ".agcc-generating").is_file())
 
 
 def _finish(root: Path, params: dict, faults: dict, n: int) -> None:
     info = {"generator": "agcc.simulate", "version": SIM_VERSION, "params": params,
             "n_utterances": n, "faults": faults}
-    text = json.dumps(info, indent=2, sort_keys=True).encode()
+    text = dumps_checked(info, indent=2, sort_keys=True)
     atomic_write(root / MANIFEST, lambda fh: fh.write(text))
     (root / ".agcc-generating").unlink(missing_ok=True)
 
 
 def _ensure(root: Path, params: dict, build: Callable[[Path], tuple[dict, int]], force: bool) -> Path:
+    """Reuse ``root`` if its manifest matches ``params``; else generate the corpus into the
+    temporary folder ``.<name>.generating`` beside it and rename that into place when complete,
+    so that ``root`` is always a whole corpus or absent (a killed generation leaves only the
+    temporary folder, which the next run deletes; one build per artifacts folder holds the
+    lock, see :func:`agcc.io.build_lock`)."""
     root = Path(root)
     if not force and _cached(root, params):
         return root
-    _fresh_folder(root)
-    faults, n = build(root)
-    _finish(root, params, faults, n)
+    if not _ours(root):
+        raise FileExistsError(
+            f"{root} exists, is not empty and was not written by agcc.simulate; "
+            "refusing to overwrite it. Choose another artifacts_dir or remove it yourself.")
+    tmp, old = root.with_name(f".{root.name}.generating"), root.with_name(f".{root.name}.old")
+    for leftover in (tmp, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / ".agcc-generating").write_text("generation in progress; an interrupted run leaves this folder\n")
+    faults, n = build(tmp)  # the corpus's files hold no path, so the folder can move
+    _finish(tmp, params, faults, n)
+    if root.exists():
+        root.rename(old)
+    tmp.rename(root)
+    shutil.rmtree(old, ignore_errors=True)
     return root
 
 
@@ -420,9 +433,10 @@ def _improv_evaluation(stem: str, emo: str, intensity: float, rng) -> str:
 
 
 def manifest(root) -> dict | None:
-    """The generator's manifest of a simulated corpus (``None`` for a real one)."""
+    """The generator's manifest of a simulated corpus (``None`` for a real one); raises
+    :class:`agcc.io.CacheError` naming the file when it is unreadable or fails its digest."""
     path = Path(root) / MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None
+    return loads_checked(path) if path.is_file() else None
 
 
 __all__ = ["generate_crema_d", "generate_msp_improv", "manifest",
