@@ -33,11 +33,11 @@ import numpy as np
 import pandas as pd
 
 from .corpora import cross_directions
-from .experiments import paired_interval, t_interval
 from .clustering import ClusteringRun
 from .grid import task_key
 from .segments import SegmentSet
 from .stages import ag_clustering
+from .stats import CANNOT, FAILS, HOLDS, interval_verdict, paired_interval, t_interval
 from .train import TrainConfig, cached_training_data, canonical, task_for, vowel_set
 from .vocab import VOWELS
 
@@ -61,15 +61,13 @@ PARAMETER = {"gamma": "ablation_gamma", "beta": "ablation_beta", "alpha": "ablat
              "pseudo_threshold": "ablation_pseudo"}
 ALL_VOWELS = tuple(VOWELS)
 # a paired difference's reading: value higher or lower than the default (interval wholly above or
-# below 0), no clear difference (it includes 0) or no interval (one seed); agcc.report's verdicts
+# below 0), no clear difference (it includes 0) or no interval (one seed); agcc.stats' verdicts
 EFFECTS = ("higher", "lower", "no clear difference", "no interval")
 
 
 def effect(low: float, high: float, n: int) -> str:
-    """:func:`agcc.report.interval_verdict` of a value-minus-default difference, as one of
+    """:func:`agcc.stats.interval_verdict` of a value-minus-default difference, as one of
     :data:`EFFECTS`."""
-    from .report import CANNOT, FAILS, HOLDS, interval_verdict
-
     return {HOLDS: "higher", FAILS: "lower", CANNOT: "no interval"}.get(interval_verdict(low, high, n)[0],
                                                                          "no clear difference")
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .corpora import cross_directions, within_directions
+from .stats import paired_interval, t_interval
 from .train import TrainConfig, canonical, run_task, task_for
 from .vocab import METRICS
 
@@ -103,30 +104,6 @@ def run_design(design: pd.DataFrame, runs_folder, **grid) -> pd.DataFrame:
     table = run_grid(run_task, tasks, runs_folder, **grid)
     results = table[["key", *[c for c in RESULT_COLUMNS if c in table.columns]]]
     return design.drop(columns="task").merge(results, on="key", how="left")
-
-
-def t_interval(values, conf: float = 0.95) -> tuple[float, float, float, int]:
-    """Mean and two-sided Student-t interval of ``values`` (non-finite values ignored):
-    ``(mean, low, high, n)``; NaN bounds for fewer than two values."""
-    from scipy import stats
-
-    x = np.asarray(values, float)
-    x = x[np.isfinite(x)]
-    n = int(x.size)
-    if n == 0:
-        return float("nan"), float("nan"), float("nan"), 0
-    mean = float(x.mean())
-    if n < 2:
-        return mean, float("nan"), float("nan"), n
-    half = float(stats.t.ppf(0.5 + conf / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return mean, mean - half, mean + half, n
-
-
-def paired_interval(a: pd.Series, b: pd.Series) -> tuple[float, float, float, int]:
-    """:func:`t_interval` of ``a - b`` over the index entries (seeds) both have: the paired
-    difference of two settings run with the same seeds."""
-    both = a.index.intersection(b.index)
-    return t_interval(a.loc[both].to_numpy(float) - b.loc[both].to_numpy(float))
 
 
 def summarize(runs: pd.DataFrame) -> pd.DataFrame:

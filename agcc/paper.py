@@ -38,6 +38,12 @@ def text_gains() -> dict[tuple[str, str], float]:
     return {(g["baseline"], g["direction"]): float(g["value"]) for g in _data()["table_ii"]["text_gains"]}
 
 
+def corpora() -> dict[str, dict]:
+    """The corpora as the paper describes them (Sec. II-A), by corpus code (``crema_d``,
+    ``msp_improv``): ``speakers``, ``utterances`` and the paper's ``words``."""
+    return {name: dict(spec) for name, spec in _data()["corpora"].items()}
+
+
 def caption(name: str) -> str:
     """The paper's caption of ``"table_i"``, ``"table_ii"``, ``"fig1"``, ``"fig2"`` or ``"fig3"``."""
     data = _data()

@@ -1,4 +1,10 @@
-"""Figures shared by the notebooks (kept here so that notebooks hold calls, not plotting code)."""
+"""Figures shared by the notebooks (kept here so that notebooks hold calls, not plotting code).
+
+Legibility rule: the book's content column is about 740 px wide (sphinx-book-theme at a 1280 px
+window), and a wider figure is scaled down to it. Figures are therefore at most
+:data:`MAX_WIDTH_IN` inches wide and use no text below :data:`MIN_FONT_PT` points, so every label
+renders at 9 px or more; legends sit outside the axes (above or beside), never on the data.
+"""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -7,9 +13,12 @@ from scipy.signal import stft
 
 from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
-from .corpora import cross_directions, names, pair, upper_bound_of
+from .corpora import cross_directions, get, names, pair, upper_bound_of
 from .landmarks import read_openface
 from .vocab import VOWELS as VOWEL_ORDER
+
+MAX_WIDTH_IN = 8.5  # inches: wider figures are scaled below the legibility rule
+MIN_FONT_PT = 9  # points: 9 pt on an 8.5 in figure shown 740 px wide is 10.9 px
 
 
 def mouth_measures(xy: np.ndarray) -> dict[str, np.ndarray]:
@@ -32,7 +41,7 @@ def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = "
     wav = load_audio(audio_path)
     f, t, z = stft(wav, fs=SAMPLE_RATE, nperseg=400, noverlap=240)  # 25 ms windows, 10 ms hop
     power_db = 20 * np.log10(np.abs(z) + 1e-6)
-    fig, (ax_s, ax_m) = plt.subplots(2, 1, figsize=(9, 5.5), sharex=True,
+    fig, (ax_s, ax_m) = plt.subplots(2, 1, figsize=(8, 5.5), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 2]})
     vmax = power_db.max()
     ax_s.pcolormesh(t, f / 1000, power_db, vmin=vmax - 70, vmax=vmax, cmap="magma", shading="auto")
@@ -45,7 +54,7 @@ def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = "
             for ax in (ax_s, ax_m):
                 ax.axvline(row.start, color="white" if ax is ax_s else "0.7", lw=0.6, alpha=0.8)
             ax_s.text((row.start + row.end) / 2, 7.4, row.label, color="white", ha="center",
-                      va="center", fontsize=7, rotation=90)
+                      va="center", fontsize=MIN_FONT_PT, rotation=90)
     ax_s.set_title(title or "Spectrogram with the forced-aligned phones")
     if landmarks_path:
         track = read_openface(landmarks_path)
@@ -58,7 +67,7 @@ def plot_utterance(audio_path, alignment_path, landmarks_path, *, title: str = "
         if (~ok).any():
             ax_m.plot(track.timestamps[~ok], np.zeros((~ok).sum()), "x", color="C3",
                       label="tracking failed")
-        ax_m.legend(loc="upper right", fontsize=8)
+        ax_m.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, fontsize=MIN_FONT_PT)
     ax_m.set_ylabel("Distance\n(inter-eye units)")
     ax_m.set_xlabel("Time (s)")
     fig.tight_layout()
@@ -76,8 +85,13 @@ def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):
     tokens = segments.tokens
     mid = (tokens["offset"] + tokens["n_frames"] // 2).to_numpy()
     shapes = segments.ag_frames[mid].reshape(-1, 12, 2)  # (tokens, 12 points, xy)
-    fig, axes = plt.subplots(1, len(vowels), figsize=(1.9 * len(vowels), 2.4), sharex=True, sharey=True)
-    for ax, vowel in zip(np.atleast_1d(axes), vowels):
+    ncols = min(3, len(vowels))
+    nrows = -(-len(vowels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 2.9 * nrows + 0.4), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax in axes.flat[len(vowels):]:
+        ax.set_visible(False)
+    for ax, vowel in zip(axes.flat, vowels):
         counts = []
         for k, corpus in enumerate(names()):
             color = f"C{k}"
@@ -88,15 +102,17 @@ def plot_mouth_shapes(segments, *, vowels=VOWEL_ORDER):
             mean = np.nanmean(shapes[sel], axis=0)
             closed = np.vstack([mean, mean[:1]])
             ax.plot(closed[:, 0], closed[:, 1], "-o", ms=2, color=color, label=corpus)
-        ax.set_title(f"/{vowel}/  (n = {' / '.join(counts)})", fontsize=9)
+        ax.set_title(f"/{vowel}/  (n = {' / '.join(counts)})", fontsize=10)
         ax.set_aspect("equal")
-        ax.set_xlabel("x (inter-eye units)", fontsize=8)
-    first = np.atleast_1d(axes)[0]
+    for ax in axes[-1]:
+        ax.set_xlabel("x (inter-eye units)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("y (inter-eye units)")
+    first = axes.flat[0]
     first.invert_yaxis()  # image coordinates: y grows downwards
-    first.set_ylabel("y (inter-eye units)", fontsize=8)
     handles, labels = first.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=2, bbox_to_anchor=(0.5, 1.03))
-    fig.tight_layout()
+    fig.legend(handles, [get(l).display for l in labels], loc="upper center", ncol=2)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
 
@@ -107,21 +123,32 @@ def lip_column(landmark: int, axis: str) -> int:
 
 
 def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50, n_points: int = 10, seed: int = 0):
-    """The paper's Fig. 1: per vowel and AG cluster, mean ± std per (resampled) frame of landmark
-    57's y and landmarks 48 and 54's x, both corpora overlaid, ``n_samples`` tokens each.
+    """The paper's Fig. 1, lettered as the paper's: (a) /a/ and (b) /i/, the lower mid-lip point's
+    y (landmark 57); (c) /a/ and (d) /i/, the mouth corners' x (landmark 48 above, 54 below). Per
+    vowel, its two AG clusters (colour) and both corpora (solid CREMA-D, dashed MSP-IMPROV): mean
+    ± std per resampled frame over ``n_samples`` tokens each.
 
-    ``clusters_by_vowel`` maps a vowel to the two cluster ids shown. Coordinates are normalised
-    (inter-eye units; y grows downwards). Returns the figure.
+    ``clusters_by_vowel`` maps a vowel to the two cluster ids shown (the first two vowels are
+    drawn). Coordinates are normalised (inter-eye units; y grows downwards). Returns the figure.
     """
     from .clustering import resample
 
     rng = np.random.default_rng(seed)
     tokens = segments.tokens
-    rows = [(57, "y"), (48, "x"), (54, "x")]
-    vowels = list(clusters_by_vowel)
-    fig, axes = plt.subplots(len(rows), len(vowels), figsize=(4.6 * len(vowels), 2.3 * len(rows)),
-                             sharex=True, squeeze=False)
+    vowels = list(clusters_by_vowel)[:2]
+    fig = plt.figure(figsize=(8.0, 7.4))
+    grid = fig.add_gridspec(3, 2, height_ratios=[1.2, 1, 1], hspace=0.45, wspace=0.3)
+    panels = {}  # (vowel column, (landmark, axis)) -> axes
+    for c, vowel in enumerate(vowels):
+        top = fig.add_subplot(grid[0, c])
+        mid = fig.add_subplot(grid[1, c])
+        low = fig.add_subplot(grid[2, c], sharex=mid)
+        panels[(c, (57, "y"))], panels[(c, (48, "x"))], panels[(c, (54, "x"))] = top, mid, low
+        top.set_title(f"({'ab'[c]}) /{vowel}/: lower mid-lip (landmark 57), y", fontsize=10, loc="left")
+        mid.set_title(f"({'cd'[c]}) /{vowel}/: mouth corners, x", fontsize=10, loc="left")
+        plt.setp(mid.get_xticklabels(), visible=False)
     u = np.linspace(0, 1, n_points)
+    handles = {}
     for c, vowel in enumerate(vowels):
         for ci, cluster in enumerate(clusters_by_vowel[vowel]):
             for corpus, style in zip(pair(), ("-", "--")):
@@ -131,18 +158,24 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
                     continue
                 idx = rng.choice(idx, size=min(n_samples, idx.size), replace=False)
                 curves = np.stack([resample(segments.ag(i), n_points) for i in idx])  # (n, points, 24)
-                for r, (lm, axis) in enumerate(rows):
+                for (cc, (lm, axis)), ax in panels.items():
+                    if cc != c:
+                        continue
                     vals = curves[:, :, lip_column(lm, axis)]
-                    m, s = vals.mean(0), vals.std(0)
-                    ax = axes[r, c]
-                    ax.plot(u, m, style, color=f"C{ci}", label=f"cluster {cluster + 1}, {corpus} (n={idx.size})")
-                    ax.fill_between(u, m - s, m + s, color=f"C{ci}", alpha=0.12)
-        for r, (lm, axis) in enumerate(rows):
-            axes[r, c].set_title(f"/{vowel}/: landmark {lm}, {axis}", fontsize=9)
-            axes[r, c].set_ylabel(f"{axis} (inter-eye units)", fontsize=8)
-        axes[-1, c].set_xlabel("Normalised time in the vowel", fontsize=8)
-        axes[0, c].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+                    m, sd = vals.mean(0), vals.std(0)
+                    line, = ax.plot(u, m, style, color=f"C{ci}", lw=1.6)
+                    ax.fill_between(u, m - sd, m + sd, color=f"C{ci}", alpha=0.12)
+                handles[(c, ci, corpus)] = (line, f"/{vowel}/ cluster {cluster + 1}, {get(corpus).display} "
+                                                  f"(n = {idx.size})")
+    for (c, (lm, axis)), ax in panels.items():
+        ax.set_ylabel(f"{'y' if axis == 'y' else f'x of {lm}'}\n(inter-eye units)", fontsize=MIN_FONT_PT)
+        ax.tick_params(labelsize=MIN_FONT_PT)
+        if lm == 54:
+            ax.set_xlabel("Normalised time in the vowel", fontsize=MIN_FONT_PT)
+    ordered = [handles[k] for k in sorted(handles)]
+    fig.legend([h for h, _ in ordered], [t for _, t in ordered], loc="lower center", ncol=2,
+               fontsize=MIN_FONT_PT, bbox_to_anchor=(0.5, 0.0))
+    fig.subplots_adjust(left=0.1, right=0.98, top=0.96, bottom=0.2)
     return fig
 
 
@@ -165,17 +198,24 @@ def plot_fig2(tokens, n_ag: int, n_acoustic: int, emotions=("neutral", "happines
     each row normalised to the share of the AG cluster's tokens. Returns the figure."""
     from .association import contingency, row_normalize
 
-    fig, axes = plt.subplots(1, len(emotions), figsize=(3.7 * len(emotions), 4.2), sharey=True)
-    for ax, emotion in zip(np.atleast_1d(axes), emotions):
+    ncols = min(2, len(emotions))
+    nrows = -(-len(emotions) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.0, 3.4 * nrows + 0.3), sharex=True, sharey=True,
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat[len(emotions):]:
+        ax.set_visible(False)
+    for k, (ax, emotion) in enumerate(zip(axes.flat, emotions)):
         part = tokens[tokens["emotion"] == emotion]
         table = row_normalize(contingency(part["ag_cluster"], part["acoustic_cluster"], n_ag, n_acoustic))
         image = ax.imshow(table, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-        ax.set_title(f"{emotion} ({len(part)} tokens)")
-        ax.set_xlabel("Acoustic cluster")
-        ax.set_xticks(range(n_acoustic), [str(i + 1) for i in range(n_acoustic)], fontsize=7)
-        ax.set_yticks(range(n_ag), [str(i + 1) for i in range(n_ag)], fontsize=7)
+        ax.set_title(f"({'abcdefgh'[k]}) {emotion} ({len(part)} tokens)", fontsize=10, loc="left")
+        ax.set_xticks(range(n_acoustic), [str(i + 1) for i in range(n_acoustic)], fontsize=MIN_FONT_PT)
+        ax.set_yticks(range(n_ag), [str(i + 1) for i in range(n_ag)], fontsize=MIN_FONT_PT)
         ax.grid(False)
-    np.atleast_1d(axes)[0].set_ylabel("AG cluster")
+    for ax in axes[-1]:
+        ax.set_xlabel("Acoustic cluster")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("AG cluster")
     fig.colorbar(image, ax=axes, shrink=0.8, label="Share of the AG cluster's tokens")
     return fig
 
@@ -189,8 +229,8 @@ def plot_soft_weights(distance: np.ndarray, common: np.ndarray, beta: float, nam
     labels = [f"{name}*" if c else name for name, c in zip(names, common)]
     fig, ax = plt.subplots(figsize=(4.6, 3.8))
     image = ax.imshow(w, vmin=0, vmax=1, cmap="magma")
-    ax.set_xticks(range(n), labels, fontsize=8)
-    ax.set_yticks(range(n), labels, fontsize=8)
+    ax.set_xticks(range(n), labels, fontsize=MIN_FONT_PT)
+    ax.set_yticks(range(n), labels, fontsize=MIN_FONT_PT)
     ax.set_xlabel("Negative's group")
     ax.set_ylabel("Anchor's group")
     ax.grid(False)
@@ -203,30 +243,42 @@ def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce",
                                 ("anchor", "Anchored loss"), ("triplets", "Triplets per step"),
                                 ("anchor_label_acc", "Anchors with the right emotion\n(diagnostic, %)"))):
     """Per-epoch curves of training runs (one line per run; ``runs`` has ``model``, ``direction``,
-    ``seed`` and a ``history`` dict of lists), with each run's best epoch marked."""
-    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.0))
+    ``seed`` and a ``history`` dict of lists), with each run's best epoch marked (dotted): a grid
+    of panels, three to a row, lettered, the legend in a cell of its own."""
+    ncols = 3
+    nrows = -(-(len(columns) + 1) // ncols)  # one more cell for the legend
+    fig, axes = plt.subplots(nrows, ncols, figsize=(8.4, 2.9 * nrows), squeeze=False)
+    cells = axes.flat
+    handles = []
     for i, run in enumerate(runs.itertuples(index=False)):
         hist = run.history
-        label = f"{run.model} {run.direction} seed {run.seed}"
-        for ax, (col, title) in zip(axes, columns):
+        for k, (ax, (col, title)) in enumerate(zip(cells, columns)):
             values = np.asarray(hist[col], float) * (100 if col == "anchor_label_acc" else 1)
-            ax.plot(hist["epoch"], values, color=f"C{i}", label=label, lw=1.2)
-            ax.axvline(run.best_epoch, color=f"C{i}", ls=":", lw=0.8)
-            ax.set_title(title, fontsize=9)
-            ax.set_xlabel("Epoch", fontsize=8)
-    axes[0].legend(fontsize=7)
+            line, = ax.plot(hist["epoch"], values, color=f"C{i}", lw=1.4)
+            ax.axvline(run.best_epoch, color=f"C{i}", ls=":", lw=1.0)
+            ax.set_title(f"({'abcdefgh'[k]}) {title}", fontsize=10, loc="left")
+            ax.set_xlabel("Epoch", fontsize=MIN_FONT_PT)
+            ax.tick_params(labelsize=MIN_FONT_PT)
+        handles.append((line, f"{run.model} {run.direction}, seed {run.seed}"))
+    legend_ax = axes.flat[len(columns)]
+    legend_ax.set_axis_off()
+    handles.append((plt.Line2D([], [], color="0.3", ls=":", lw=1.0), "epoch kept (best source val.)"))
+    legend_ax.legend([h for h, _ in handles], [t for _, t in handles], loc="center", fontsize=MIN_FONT_PT)
+    for ax in list(axes.flat)[len(columns) + 1:]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig
 
 
 def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
-    """Table II as bars: per direction, each model's measured mean UAR with its 95 % interval,
-    and the paper's value as a black diamond (labelled as the paper's)."""
+    """Table II as bars: per target corpus (one panel each), each model's measured mean UAR with
+    its 95 % interval, and the paper's value as a black diamond (labelled as the paper's); the
+    legend above the panels, off the bars."""
     # each cross-corpus direction beside the upper bound of its *target* corpus (C->I with I->I)
     directions = [(d, upper_bound_of(d)) for d in cross_directions()]
-    fig, axes = plt.subplots(1, len(directions), figsize=(5.5 * len(directions), 3.6), sharey=True, squeeze=False)
-    axes = axes[0]
-    for ax, (cross, within) in zip(axes, directions):
+    fig, axes = plt.subplots(len(directions), 1, figsize=(8.0, 3.2 * len(directions)), sharey=True, squeeze=False)
+    axes = axes[:, 0]
+    for k, (ax, (cross, within)) in enumerate(zip(axes, directions)):
         names, means, errs, paper_vals = [], [], [], []
         for method in methods:
             direction = within if method == "Upper Bound" else cross
@@ -242,14 +294,16 @@ def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
             paper_vals.append(paper.loc[key, metric] if key in paper.index else np.nan)
         x = np.arange(len(names))
         ax.bar(x, means, yerr=errs, color=["C2" if n.startswith("AG-CC") else "C0" for n in names],
-               alpha=0.8, capsize=4, label="measured (mean, 95% CI)")
-        ax.plot(x, paper_vals, "kD", ms=6, label="paper (reported)")
+               alpha=0.8, capsize=4, label="measured: mean and 95 % interval over seeds (AG-CC green)")
+        ax.plot(x, paper_vals, "kD", ms=7, label="paper (reported)")
         ax.axhline(25.0, color="grey", ls=":", lw=1, label="chance (4 classes)")
-        ax.set_xticks(x, names, fontsize=7.5)
-        ax.set_title(f"{cross}: {metric} UAR", fontsize=10)
-    axes[0].set_ylabel("UAR (%)")
-    axes[0].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
+        ax.set_xticks(x, names, fontsize=MIN_FONT_PT)
+        ax.set_title(f"({'abcdef'[k]}) {cross} beside the upper bound of its target, {within}: {metric} UAR",
+                     fontsize=10, loc="left")
+        ax.set_ylabel("UAR (%)")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=3, fontsize=MIN_FONT_PT)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     return fig
 
 
@@ -262,7 +316,7 @@ def plot_emotion_examples(examples: dict, vtl_scale: float | None = None):
     over time, one colour per emotion. Returns the figure."""
     from .simulate.synth import formants
 
-    fig, axes = plt.subplots(4, 1, figsize=(9, 7.5), sharex=True)
+    fig, axes = plt.subplots(4, 1, figsize=(8, 7.5), sharex=True)
     for emotion, ex in examples.items():
         t, tr = ex.traj["t"], ex.traj
         speech = tr["voicing"] > 0.5
@@ -282,7 +336,7 @@ def plot_emotion_examples(examples: dict, vtl_scale: float | None = None):
     first = next(iter(examples.values()))
     fig.suptitle(f'"{first.text}": the same speaker and random draws in each emotion', fontsize=10)
     fig.legend(*axes[0].get_legend_handles_labels(), ncol=len(examples), loc="upper center",
-               bbox_to_anchor=(0.5, 0.965), fontsize=8)
+               bbox_to_anchor=(0.5, 0.965), fontsize=MIN_FONT_PT)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
     return fig
 
@@ -293,7 +347,7 @@ def plot_vowel_space(frame):
     (:func:`agcc.simulate.showcase.vowel_space`). Returns the figure."""
     markers = {"neutral": "o", "anger": "^", "happiness": "s", "sadness": "v"}
     means = frame.groupby(["vowel", "emotion"], observed=True)[["open", "spread", "F1", "F2"]].mean()
-    fig, (ax_m, ax_f) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (ax_m, ax_f) = plt.subplots(1, 2, figsize=(8.5, 4.2))
     for i, vowel in enumerate(means.index.get_level_values("vowel").unique()):
         part = means.loc[vowel]
         for emotion, r in part.iterrows():
@@ -305,7 +359,7 @@ def plot_vowel_space(frame):
         ax_f.annotate(f"/{vowel}/", (part["F2"].mean(), part["F1"].mean()), xytext=(6, 6),
                       textcoords="offset points", color=f"C{i}", fontsize=11)
     handles = [ax_m.plot([], [], marker=m, color="0.3", ls="none", label=e)[0] for e, m in markers.items()]
-    fig.legend(handles=handles, loc="lower center", ncol=len(markers), fontsize=8)
+    fig.legend(handles=handles, loc="lower center", ncol=len(markers), fontsize=MIN_FONT_PT)
     ax_m.set_xlabel("lip spreading (0-1)")
     ax_m.set_ylabel("lip opening (0-1)")
     ax_m.set_title("Mouth gesture at the vowel's middle")
@@ -328,13 +382,13 @@ def plot_spectra(spectra: dict, *, title: str = "", fmax: float = 8000.0):
     ax.set_ylabel("Level (dB)")
     if title:
         ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=MIN_FONT_PT, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 
 
 # ------------------------------------------------------------------------------------------------
-# Ablations and sensitivity (notebook 07)
+# Ablations and sensitivity (notebooks 07 and 08)
 # ------------------------------------------------------------------------------------------------
 def plot_ablation(summary, factor: str, title: str, reference=None, metric: str = "4-CAT"):
     """One ablation (:func:`agcc.ablations.ablation_summary` rows of ``factor``): left, the mean
@@ -344,7 +398,7 @@ def plot_ablation(summary, factor: str, title: str, reference=None, metric: str 
     part = summary[summary["factor"] == factor]
     directions = list(dict.fromkeys(part["direction"]))
     labels = list(part.sort_values("position").drop_duplicates("position")["label"])
-    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(10, 3.3))
+    fig, (ax_l, ax_r) = plt.subplots(1, 2, figsize=(8.5, 3.8))
     width = 0.12 * (len(directions) - 1)
     for i, direction in enumerate(directions):
         rows = part[part["direction"] == direction].sort_values("position")
@@ -363,15 +417,16 @@ def plot_ablation(summary, factor: str, title: str, reference=None, metric: str 
                 ax_l.axhspan(lo, hi, color=color, alpha=0.08)
     ax_r.axhline(0.0, color="0.3", lw=0.8)
     for ax in (ax_l, ax_r):
-        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_xticks(range(len(labels)), labels, fontsize=MIN_FONT_PT)
         ax.set_xlim(-0.5, len(labels) - 0.5)
     ax_l.set_ylabel(f"{metric} UAR (%)")
-    ax_l.set_title("mean and 95 % interval over seeds (filled: default)", fontsize=9)
+    ax_l.set_title("(a) mean, 95 % interval (filled: default)", fontsize=MIN_FONT_PT, loc="left")
     ax_r.set_ylabel("value − default (points)")
-    ax_r.set_title("difference from the default, paired by seed", fontsize=9)
-    ax_l.legend(fontsize=7, loc="best")
+    ax_r.set_title("(b) minus the default, paired by seed", fontsize=MIN_FONT_PT, loc="left")
+    handles, names = ax_l.get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=4, fontsize=MIN_FONT_PT)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
 
 
@@ -381,7 +436,7 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
     baseline on the same seed (95 % interval), with 0 marked. ``centre`` (knob -> the profile's
     own value) is drawn as a dotted vertical line."""
     knobs = list(dict.fromkeys(levels["knob"]))
-    fig, axes = plt.subplots(2, len(knobs), figsize=(4.6 * len(knobs), 6.2), squeeze=False, sharey="row")
+    fig, axes = plt.subplots(2, len(knobs), figsize=(MAX_WIDTH_IN, 6.8), squeeze=False, sharey="row")
     colours = {"Source only": "0.45", "PA-CC": "C0", "AG-CC": "C2", "LA-CC": "C1", "Hard-AG": "C4"}
     styles = dict(zip(cross_directions(), ("-", "--", ":", "-.")))
     for c, knob in enumerate(knobs):
@@ -406,17 +461,21 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
         if centre and knob in centre:
             for ax in (top, bottom):
                 ax.axvline(centre[knob], color="0.6", ls=":", lw=1)
-        top.set_title(titles.get(knob, knob), fontsize=9)
-        bottom.set_xlabel(titles.get(knob, knob).split(" (")[0], fontsize=8)
+        top.set_title(f"({'abcdef'[c]}) " + titles.get(knob, knob).split(" (")[0], fontsize=MIN_FONT_PT, loc="left")
+        bottom.set_xlabel(titles.get(knob, knob).split(" (")[0], fontsize=MIN_FONT_PT)
+        for ax in (top, bottom):
+            ax.tick_params(labelsize=MIN_FONT_PT)
     axes[0, 0].set_ylabel(f"{metric} UAR (%)")
     axes[1, 0].set_ylabel("AG-CC − baseline\n(points, paired by seed)")
-    axes[0, 0].legend(fontsize=7)
-    axes[1, 0].legend(fontsize=7)
-    fig.tight_layout()
+    for row, where in ((0, (0, 0.55, 1, 0.45)), (1, (0, 0.0, 1, 0.1))):
+        handles, names = axes[row, 0].get_legend_handles_labels()
+        fig.legend(handles, names, ncol=3, fontsize=MIN_FONT_PT, loc="lower center",
+                   bbox_to_anchor=(0.5, 0.485) if row == 0 else (0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1), h_pad=4.5)
     return fig
 
 
-def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=8, weight="normal", align="center"):
+def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=MIN_FONT_PT, weight="normal", align="center"):
     """A rounded box with its lower-left corner at (x, y) in axes units; returns its centre."""
     from matplotlib.patches import FancyBboxPatch
 
@@ -428,7 +487,7 @@ def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=8, weight="normal
     return x + w / 2, y + h / 2
 
 
-def _arrow(ax, start, end, text="", color="0.2", ls="-", rad=0.0, size=7):
+def _arrow(ax, start, end, text="", color="0.2", ls="-", rad=0.0, size=MIN_FONT_PT):
     ax.annotate("", xy=end, xytext=start, xycoords="axes fraction", textcoords="axes fraction",
                 arrowprops=dict(arrowstyle="-|>", color=color, lw=1.1, ls=ls, shrinkA=0, shrinkB=0,
                                 connectionstyle=f"arc3,rad={rad}"))
@@ -443,7 +502,11 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     (unlabelled) batches through one shared encoder, token pooling into the AG-anchored loss
     (Eq. 2-3) and the classifier into the cross-entropy loss, combined by Eq. 4. Every layer and
     size is read from ``model`` (:meth:`~agcc.model.SERModel.describe` and its modules); ``k`` is
-    the AG clustering's number of clusters, ``n_common`` how many are common to both corpora."""
+    the AG clustering's number of clusters, ``n_common`` how many are common to both corpora.
+
+    The one figure wider than :data:`MAX_WIDTH_IN` (12.2 in: four columns of boxes): pages show it
+    across the full width of the page, margin included (cell tag ``full-width``), where its
+    9-point text stays at 9 px or more."""
     rows = model.describe()
     d_model = model.config["d_model"]
     n_params = sum(p.numel() for p in model.parameters())
@@ -452,14 +515,14 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     src_c, tgt_c, loss_c, shared_c = "#dbe9f6", "#fde3cf", "#e5f5e0", "#f2f2f2"
     src_a, tgt_a = "#2b6ca3", "#d0661c"  # arrow colours of the source and target paths
 
-    fig = plt.figure(figsize=(13, 6.8))
+    fig = plt.figure(figsize=(12.2, 7.0))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     n_feat = model.config["n_features"]
     s_in = _box(ax, 0.01, 0.70, 0.14, 0.12, f"Source batch\nlabelled, {cfg.batch_size} utterances\n"
-                                              f"frames T × {n_feat}", face=src_c, size=8.5)
+                                              f"frames T × {n_feat}", face=src_c, size=MIN_FONT_PT)
     t_in = _box(ax, 0.01, 0.49, 0.14, 0.12, f"Target batch\nunlabelled, {cfg.batch_size} utterances\n"
-                                              f"frames T × {n_feat}", face=tgt_c, size=8.5)
+                                              f"frames T × {n_feat}", face=tgt_c, size=MIN_FONT_PT)
 
     # the shared encoder, one box per block as read from the model
     x0, w, h, gap, top = 0.20, 0.27, 0.068, 0.035, 0.80
@@ -470,9 +533,9 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     ax.add_patch(Rectangle((x0 - 0.012, frame_bottom), w + 0.024, top + h + 0.02 - frame_bottom, fill=False,
                            ls="--", ec="0.4", lw=1.0, transform=ax.transAxes))
     ax.text(x0 + w / 2, top + h + 0.035, "shared encoder (the same weights for both corpora)", ha="center",
-            fontsize=9.5, weight="bold", transform=ax.transAxes)
+            fontsize=11.5, weight="bold", transform=ax.transAxes)
     for i, ((name, shape), y) in enumerate(zip(encoder_rows, ys)):
-        _box(ax, x0, y, w, h, f"{name}\n[{shape}]", face=shared_c, size=8)
+        _box(ax, x0, y, w, h, f"{name}\n[{shape}]", face=shared_c, size=MIN_FONT_PT)
         if i:
             _arrow(ax, (x0 + w / 2, ys[i - 1]), (x0 + w / 2, y + h))
     _arrow(ax, (0.15, s_in[1]), (x0, top + 0.045), color=src_a)
@@ -480,23 +543,25 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     out_y = ys[-1] + h / 2  # the encoder's output frames
 
     # classifier branch
-    utt = _box(ax, 0.53, 0.74, 0.16, 0.09, f"utterance embedding:\nmean over valid frames [{d_model}]", size=8)
+    utt = _box(ax, 0.53, 0.74, 0.16, 0.09, f"utterance embedding:\nmean over valid\nframes [{d_model}]", size=MIN_FONT_PT)
     fc_text = "\n".join(f"{name} [{shape}]" for name, shape in fc_rows)
-    fc = _box(ax, 0.53, 0.47, 0.16, 0.21, f"fully connected classifier\n{fc_text}", size=8)
+    fc = _box(ax, 0.53, 0.47, 0.16, 0.21, f"fully connected classifier\n{fc_text}", size=MIN_FONT_PT)
     _arrow(ax, (x0 + w + 0.012, out_y + 0.02), (0.53, utt[1]), rad=0.15)
     _arrow(ax, (utt[0], 0.74), (utt[0], 0.68))
     ce = _box(ax, 0.74, 0.79, 0.245, 0.10, "L_ER: cross-entropy\non the source's emotion labels", face=loss_c,
-              size=9, weight="bold")
-    _arrow(ax, (0.69, 0.64), (0.74, ce[1]), "source logits", color=src_a, rad=-0.25)
+              size=10, weight="bold")
+    _arrow(ax, (0.69, 0.64), (0.74, ce[1]), color=src_a, rad=-0.25)
+    ax.text(0.745, 0.70, "source logits", ha="left", va="center", fontsize=MIN_FONT_PT, color=src_a,
+            transform=ax.transAxes)
     pseudo_text = (f"target pseudo-labels: the prediction,\nwhere its softmax ≥ {cfg.pseudo_threshold:g} (no gradient)"
                    if cfg.target_labels == "pseudo" else "target anchors' emotion:\nTRUE target labels (oracle diagnostic)")
-    pl = _box(ax, 0.74, 0.56, 0.245, 0.10, pseudo_text, face=tgt_c, size=8)
+    pl = _box(ax, 0.74, 0.56, 0.245, 0.10, pseudo_text, face=tgt_c, size=MIN_FONT_PT)
     _arrow(ax, (0.69, 0.53), (0.74, pl[1]), color=tgt_a, rad=0.15)
-    ax.text(0.712, 0.525, "target\nlogits", ha="center", va="top", fontsize=7, color=tgt_a, transform=ax.transAxes)
+    ax.text(0.712, 0.525, "target\nlogits", ha="center", va="top", fontsize=MIN_FONT_PT, color=tgt_a, transform=ax.transAxes)
 
     # token branch
     tok = _box(ax, 0.53, 0.22, 0.16, 0.14, f"token pooling: mean of the\nencoder frames of each\nvowel token -> z [{d_model}]"
-               + ("\nL2-normalised" if cfg.normalize_embeddings else ""), size=8)
+               + ("\nL2-normalised" if cfg.normalize_embeddings else ""), size=MIN_FONT_PT)
     _arrow(ax, (x0 + w + 0.012, out_y - 0.02), (0.53, tok[1] + 0.03), rad=-0.15)
     w_text = (f"w = exp(−{cfg.beta:g} · d(C_ki, C_kn))   (Eq. 3)" if cfg.soft_weights else "w = 1 (soft weights off)")
     ag = _box(ax, 0.74, 0.13, 0.245, 0.32,
@@ -505,25 +570,25 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
               "positive z_p: source token, same cluster\n    and same emotion\n"
               "negative z_n: source token, other cluster,\n    same emotion\n"
               f"[ d(z_i, z_p) − w · d(z_i, z_n) + {cfg.alpha:g} ]+\n{w_text}",
-              face=loss_c, size=8)
+              face=loss_c, size=MIN_FONT_PT)
     _arrow(ax, (0.69, tok[1]), (0.74, tok[1]))
-    ax.text(0.715, tok[1] + 0.02, "z_s, z_t", ha="center", fontsize=7, transform=ax.transAxes)
+    ax.text(0.715, tok[1] + 0.03, "z_s, z_t", ha="center", fontsize=MIN_FONT_PT, transform=ax.transAxes)
     _arrow(ax, (pl[0], 0.56), (pl[0], 0.45), color=tgt_a, ls="--")
-    ax.text(pl[0] + 0.005, 0.505, "anchors' emotion", fontsize=7, color=tgt_a, transform=ax.transAxes)
+    ax.text(pl[0] + 0.005, 0.505, "anchors' emotion", fontsize=MIN_FONT_PT, color=tgt_a, transform=ax.transAxes)
     common = "" if n_common is None else f", {n_common} common to both corpora"
     clusters = _box(ax, x0, 0.03, w, 0.12,
                     f"AG cluster of every vowel token: soft-DTW\nk-means of lip landmarks 48-59 (Sec. II-C)\n"
-                    f"k = {k}{common} (overlap ≥ {100 * cfg.overlap_threshold:g} %)", face="#efe6f5", size=8)
+                    f"k = {k}{common} (overlap ≥ {100 * cfg.overlap_threshold:g} %)", face="#efe6f5", size=MIN_FONT_PT)
     _arrow(ax, (x0 + w, clusters[1]), (0.74, 0.17))
-    ax.text(0.62, 0.09, "cluster of each token, centroid distances", ha="center", va="top", fontsize=7,
+    ax.text(0.62, 0.09, "cluster of each token, centroid distances", ha="center", va="top", fontsize=MIN_FONT_PT,
             transform=ax.transAxes)
 
     ax.text(0.862, 0.955, f"L_Total = L_ER + γ · L_AG   (Eq. 4, γ = {cfg.gamma:g})", ha="center", va="center",
-            fontsize=10, weight="bold", transform=ax.transAxes, bbox=dict(boxstyle="round", fc="white", ec="0.3"))
+            fontsize=11, weight="bold", transform=ax.transAxes, bbox=dict(boxstyle="round", fc="white", ec="0.3"))
     _arrow(ax, (ce[0], 0.89), (ce[0], 0.93))
     ax.annotate("", xy=(0.99, 0.93), xytext=(0.99, 0.45), xycoords="axes fraction",
                 arrowprops=dict(arrowstyle="-|>", color="0.2", lw=1.1))
-    ax.text(0.01, 0.955, f"AG-CC as built here: {n_params:,} trainable parameters", fontsize=9.5,
+    ax.text(0.01, 0.955, f"AG-CC as built here: {n_params:,} trainable parameters", fontsize=11.5,
             transform=ax.transAxes, va="center")
-    ax.text(0.01, 0.42, "blue: source path\norange: target path", fontsize=7.5, transform=ax.transAxes, va="top")
+    ax.text(0.01, 0.42, "blue: source path\norange: target path", fontsize=MIN_FONT_PT, transform=ax.transAxes, va="top")
     return fig

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -109,15 +110,29 @@ def _peak_rss_mib(pid: int) -> float | None:
 
 def _peak_memory_kernel_manager(measured: dict):
     """A kernel manager class that reads its kernel's peak memory (:func:`_peak_rss_mib`) just
-    before shutting the kernel down, into ``measured["peak_rss_mib"]``.
+    before shutting the kernel down, into ``measured["peak_rss_mib"]``, and keeps the console
+    quiet.
 
     Read from outside at the end, the peak covers every cell, needs no extra cell in the notebook
     and misses no short peak (as sampling would); worker processes that a notebook starts (e.g.
     :func:`agcc.io.parallel_map`) are separate processes and are not included.
+
+    Quiet: the kernel talks to it over local IPC sockets, not TCP (ipykernel warns on the console
+    about unencrypted TCP for every kernel), and a shutdown does not begin with the SIGINT that
+    jupyter_client sends by default (a kernel idling in its event loop prints "KeyboardInterrupt
+    caught in kernel" to the console); the shutdown request that follows stops it cleanly, and
+    jupyter_client still terminates a kernel that does not stop in time.
     """
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
 
     class PeakMemoryKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp")
+
+        async def _async_interrupt_kernel(self) -> None:
+            if not self.shutting_down:  # a user's interrupt still goes through
+                await super()._async_interrupt_kernel()
+
         async def shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
             pid = getattr(self.provisioner, "pid", None)
             if pid is not None and not restart:
@@ -167,23 +182,41 @@ def _collapse_carriage_returns(text: str) -> str:
     return "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in text.split("\n"))
 
 
+# A tqdm progress bar's line: "desc: 100%|#####| 36/36 [00:09<00:00, 3.9it/s]".
+_PROGRESS_BAR = re.compile(r"^.*\d+%\|.*\|.*\[.*\]\s*$")
+
+
+def _drop_progress_bars(text: str) -> str:
+    """Stderr text without progress-bar lines: on a page they are residue of a terminal view
+    (the console shows them while the notebook runs)."""
+    return "".join(line for line in text.splitlines(keepends=True) if not _PROGRESS_BAR.match(line))
+
+
 def clean_executed(path: Path) -> None:
-    """Tidy an executed notebook: drop papermill's timestamps (stable diffs of references), fold
-    the parameter cells (the declared defaults and papermill's injected values) behind a "show"
-    button in the book, and merge each cell's consecutive stream outputs, keeping only the final
-    state of progress bars."""
+    """Tidy an executed notebook: drop papermill's timestamps (stable diffs of references); show
+    the parameters once, folded behind a "show" button in the book (papermill's injected cell,
+    which holds this run's values; the notebook's declared defaults are hidden when it has one);
+    merge each cell's consecutive stream outputs, keeping only the final state of progress bars
+    and dropping progress bars from stderr."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("papermill", None)
+    injected = any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
         if cell.cell_type != "code":
             continue
         tags = cell.metadata.setdefault("tags", [])
-        if {"parameters", "injected-parameters"} & set(tags) and "hide-input" not in tags:
-            tags.append("hide-input")
+        if "parameters" in tags and injected:
+            fold = "remove-cell"  # overridden by the injected cell below it
+        elif {"parameters", "injected-parameters"} & set(tags):
+            fold = "hide-input"
+        else:
+            fold = None
+        if fold and fold not in tags:
+            tags.append(fold)
         merged = []
         for out in cell.outputs:
             if (out.output_type == "stream" and merged and merged[-1].output_type == "stream"
@@ -194,7 +227,9 @@ def clean_executed(path: Path) -> None:
         for out in merged:
             if out.output_type == "stream":
                 out.text = _collapse_carriage_returns(out.text)
-        cell.outputs = merged
+                if out.name == "stderr":
+                    out.text = _drop_progress_bars(out.text)
+        cell.outputs = [o for o in merged if o.output_type != "stream" or o.text.strip()]
     nbformat.write(nb, path)
 
 

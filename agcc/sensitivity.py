@@ -29,11 +29,11 @@ from pathlib import Path
 import pandas as pd
 
 from .corpora import corpora
-from .experiments import paired_interval, t_interval
 from .ablations import effect
 from .grid import task_key
 from .io import parallel_map
 from .stages import prepare_artifacts
+from .stats import paired_interval, t_interval
 from .train import TrainConfig, TrainingData, canonical, task_for
 
 KNOBS = {"channel_shift": "sim_channel_shift", "landmark_noise": "sim_landmark_noise",

@@ -125,6 +125,7 @@ def prepare_artifacts(params: dict, root, *, feature_cache=None, progress: bool 
     utterances = read_corpora(params, paths, progress=progress).utterances
     segments = vowel_segments(params, paths, utterances, feature_cache=feature_cache, progress=progress)
     k = params["n_ag_clusters"]
-    cached_ag_clustering(segments, paths.segments, paths.ag_clusters, **clustering_options(params, k or None))
+    cached_ag_clustering(segments, paths.segments, paths.ag_clusters, progress=progress,  # a worker: no bar
+                         **clustering_options(params, k or None))
     cached_training_data(paths, params, progress)
     return paths.root / "training", time.perf_counter() - start

@@ -221,23 +221,36 @@ def test_an_utterance_dropped_in_segments_is_dropped_in_training(tmp_path):
                                   ledger.sort_values("utt_id", ignore_index=True))
 
 
-def _output(nb, marker):
+def _html(nb, marker, caption):
+    """The HTML output of the code cell containing ``marker`` whose table caption has ``caption``
+    (the pages show tables as HTML, agcc.pages), or "" when the cell shows no such table."""
     cell = next(c for c in nb.cells if c.cell_type == "code" and marker in c.source)
-    return "".join(o.get("text", "") for o in cell.outputs)
+    found = [o["data"]["text/html"] for o in cell.outputs if caption in o.get("data", {}).get("text/html", "")]
+    return found[0] if found else ""
+
+
+def _html_rows(html):
+    """The cell texts of each body row of an HTML table (index hidden)."""
+    body = html.split("<tbody>", 1)[1]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
 
 
 def test_the_smoke_references_of_notebooks_01_and_05_agree():
     root = Path(__file__).parent / "notebooks"
-    quality = _output(nbformat.read(root / "01_data_prep.ipynb", 4), "print(quality_table(")
+    quality = _html(nbformat.read(root / "01_data_prep.ipynb", 4), "quality_table(", "Table 1.5")
     counts = {}
-    for line in quality.split("\n\n")[0].splitlines()[1:]:
-        status = re.match(r"\s*\S+\s+(used|SER only|dropped|skipped by reader)\s", line).group(1)
+    for row in _html_rows(quality):
+        status = row[1]  # corpus, status, stage, reason, utterances
+        assert status in ("used", "SER only", "dropped", "skipped by reader"), row
         if status != "skipped by reader":  # never in the utterance table
             status = "dropped" if status == "dropped" else "used"  # "used" and "SER only" both train
-            counts[status] = counts.get(status, 0) + int(line.split()[-1])
-    used, left = map(int, re.search(r"(\d+) utterances used; (\d+) left out",
-                                    _output(nbformat.read(root / "05_anchored_training.ipynb", 4), "left out")).groups())
-    assert (used, left) == (counts["used"], counts["dropped"])
+            counts[status] = counts.get(status, 0) + int(row[-1])
+    nb05 = nbformat.read(root / "05_anchored_training.ipynb", 4)
+    used = int(re.search(r"Table 5.1: the (\d+) utterances used", _html(nb05, "left out", "Table 5.1")).group(1))
+    left_table = _html(nb05, "left out", "Table 5.2")
+    left = int(re.search(r"Table 5.2: the (\d+) utterances left out", left_table).group(1)) if left_table else 0
+    assert (used, left) == (counts["used"], counts.get("dropped", 0))
 
 
 # ----------------------------------------------------------------------------- caches and runs

@@ -376,3 +376,62 @@ def test_runs_overview(tmp_path):
     assert view.loc[("AG-CC", "C->I"), "seeds"] == len(SEEDS) and view.loc[("AG-CC", "C->I"), "gamma"] == "0.5"
     assert view.index[0] == ("Upper Bound", "C->C")
     assert "val UAR" not in report.runs_overview(runs.drop(columns=["val_uar"])).columns
+
+
+# ------------------------------------------------------------------------------------------
+# The report's opening, one Table II, claims by id
+# ------------------------------------------------------------------------------------------
+def test_claims_are_selected_by_id_not_by_position():
+    claims = report.table_i_claims(None, "missing") + [report.fig2_claim(None, "missing")]
+    assert [c.id for c in report.by_id(claims, "F2", "T1-2")] == ["F2", "T1-2"]
+    assert [c.id for c in report.by_id(claims, "T1-")] == ["T1-1", "T1-2", "T1-3"]
+    with pytest.raises(KeyError, match="no claim 'T2-1'"):
+        report.by_id(claims, "T2-1")
+
+
+def test_setup_differences_compare_the_run_with_the_paper_profile():
+    params = report.run_params({"profile": "smoke", "lr": 0.5})
+    utterances = pd.DataFrame({"corpus": ["crema_d"] * 3 + ["msp_improv"] * 2, "speaker": ["1", "2", "2", "a", "b"],
+                               "emotion": ["anger", "sadness", "disgust", "neutral", "happiness"]})
+    table = report.setup_differences(params, utterances).set_index("setting")
+    lr = table.loc["learning rate, weight decay"]
+    assert lr["this run"].startswith("0.5,") and lr["paper"].startswith("0.0001,") and lr["differs"] == "yes"
+    assert table.loc["batch size", "differs"] == "no"  # 64 in both
+    assert "not stated" in table.loc["training seeds per cell", "paper"]
+    crema = table.loc["CREMA-D: speakers, four-class utterances"]
+    assert crema["this run"] == "simulated 2 speakers, 2 utterances" and "91 actors" in crema["paper"]
+    assert table.loc["acoustic features", "this run"] == "logmel, 40"
+
+
+def test_one_table_ii_puts_measured_paper_and_delta_in_each_cell(tmp_path):
+    t2 = report.read_table_ii(_write_fixture(tmp_path))
+    long = report.table_ii_long(t2.summary)
+    table = report.table_ii_compare(long)
+    assert list(table.columns) == list(report.METRICS) and table.index[0] == ("Upper Bound", "C->C")
+    row = long[(long.model == "AG-CC") & (long.direction == "C->I") & (long.metric == "4-CAT")].iloc[0]
+    cell = table.loc[("AG-CC", "C->I"), "4-CAT"]
+    assert cell.startswith(f"{row['mean']:.1f}<br>[{row['ci_low']:.1f}, {row['ci_high']:.1f}]")
+    assert "paper 57.4" in cell and f"Δ {row['measured - paper']:+.1f}" in cell
+    assert "paper –" in table.loc[("Source only", "C->I"), "Neu"]  # the paper has no source-only row
+    pairs = report.paired_compare(report.paired_comparisons(t2.paired))
+    assert "paper +2.0" in pairs.loc[("PA-CC", "C->I"), "4-CAT"]
+
+
+def test_opening_summarises_data_setup_closeness_and_findings(tmp_path):
+    paths = _write_fixture(tmp_path)
+    t2 = report.read_table_ii(paths)
+    long = report.table_ii_long(t2.summary)
+    claims = report.table_ii_claims(report.paired_comparisons(t2.paired), t2.runs)
+    ablations = pd.DataFrame({"factor": ["beta", "beta", "alpha"], "direction": ["C->I"] * 3,
+                              "label": ["0.2", "5", "1"], "effect": ["default", "lower", "no clear difference"],
+                              "diff_mean": [0.0, -3.2, 0.4]})
+    gains = pd.DataFrame({"knob": ["channel_shift"] * 2, "value": [0.0, 1.0], "baseline": ["Source only"] * 2,
+                          "direction": ["C->I"] * 2, "diff_mean": [0.5, 2.5], "effect": ["no clear difference", "higher"]})
+    text = report.opening(report.run_params({"profile": "smoke"}), claims, long, present=report.reproduced(paths),
+                          ablations=ablations, sensitivity=gains)
+    assert "regenerated Table II of the paper on **simulated corpora**" in text
+    assert "learning rate, weight decay 0.001, 0.001 instead of 0.0001, 0.001" in text
+    assert f"{int(sum(c.verdict == HOLDS for c in claims))} of {len(claims)} on Table II" in text
+    assert "1 moved the 4-class UAR clearly: beta = 5 (C->I, -3.2)" in text
+    assert "from 0 to 1, over Source only +0.5 → +2.5" in text and "1 of 2 paired gains" in text
+    assert "not available in this build" in report.ablation_finding(None, "tables/ablations.csv missing")

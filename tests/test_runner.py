@@ -108,19 +108,33 @@ def test_toc_lists_every_notebook():
         assert f"book/notebooks/{nb.stem}" in toc, f"{nb.stem} missing from _toc.yml"
 
 
-def test_clean_executed_keeps_the_final_state_of_progress_bars(tmp_path):
+def test_clean_executed_drops_progress_bars_and_keeps_other_output(tmp_path):
     from nbformat.v4 import new_output
 
     cell = new_code_cell("x")
-    cell.outputs = [new_output("stream", name="stderr", text="\rgen:   0%| 0/4"),
-                    new_output("stream", name="stderr", text="\rgen:  50%| 2/4"),
-                    new_output("stream", name="stderr", text="\rgen: 100%| 4/4\n"),
+    cell.outputs = [new_output("stream", name="stderr", text="\rgen:   0%|          | 0/4 [00:00<?, ?it/s]"),
+                    new_output("stream", name="stderr", text="\rgen:  50%|#####     | 2/4 [00:01<00:01, 2.0it/s]"),
+                    new_output("stream", name="stderr", text="\rgen: 100%|##########| 4/4 [00:02<00:00, 2.0it/s]\n"),
+                    new_output("stream", name="stderr", text="UserWarning: a real warning\n"),
                     new_output("stream", name="stdout", text="done\n")]
     path = tmp_path / "n.ipynb"
     nbformat.write(new_notebook(cells=[cell]), path)
     runner.clean_executed(path)
     outs = nbformat.read(path, as_version=4).cells[0].outputs
-    assert [(o.name, o.text) for o in outs] == [("stderr", "gen: 100%| 4/4\n"), ("stdout", "done\n")]
+    assert [(o.name, o.text) for o in outs] == [("stderr", "UserWarning: a real warning\n"), ("stdout", "done\n")]
+
+
+def test_clean_executed_shows_the_parameters_once(tmp_path):
+    declared = new_code_cell("seed = 0", metadata={"tags": ["parameters"]})
+    injected = new_code_cell("seed = 3", metadata={"tags": ["injected-parameters"]})
+    path = tmp_path / "n.ipynb"
+    nbformat.write(new_notebook(cells=[declared, injected]), path)
+    runner.clean_executed(path)
+    cells = nbformat.read(path, as_version=4).cells
+    assert "remove-cell" in cells[0].metadata["tags"] and "hide-input" in cells[1].metadata["tags"]
+    nbformat.write(new_notebook(cells=[new_code_cell("seed = 0", metadata={"tags": ["parameters"]})]), path)
+    runner.clean_executed(path)  # run by hand, no injected cell: the declared values are this run's
+    assert nbformat.read(path, as_version=4).cells[0].metadata["tags"] == ["parameters", "hide-input"]
 
 
 def test_performance_table_is_written_from_the_record(tmp_path):
@@ -137,3 +151,25 @@ def test_performance_table_is_written_from_the_record(tmp_path):
     assert "(2026-01-01 00:00) it took 33.3 s" in text
     runner.write_performance_table(record, None, path)
     assert "previous build" not in path.read_text()
+
+
+def test_kernels_are_quiet_ipc_and_not_interrupted_at_shutdown(monkeypatch):
+    import asyncio
+    import os
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    manager = runner._peak_memory_kernel_manager({})()
+    assert manager.transport == ("ipc" if os.name == "posix" else "tcp")  # no "TCP without encryption" warning
+    sent = []
+
+    async def interrupt(self):  # stands in for jupyter_client's SIGINT to the kernel
+        sent.append("SIGINT")
+
+    monkeypatch.setattr(AsyncKernelManager, "_async_interrupt_kernel", interrupt)
+    manager.shutting_down = True
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == []  # a shutdown begins with no SIGINT: no "KeyboardInterrupt caught in kernel"
+    manager.shutting_down = False
+    asyncio.run(manager._async_interrupt_kernel())
+    assert sent == ["SIGINT"]  # a user's interrupt still goes through

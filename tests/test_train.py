@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from agcc.vocab import FOUR_CLASSES
-from agcc.experiments import format_table_ii, paired_differences, summarize, t_interval
+from agcc.experiments import format_table_ii, paired_differences, summarize
+from agcc.stats import t_interval
 from agcc.losses import ag_anchored_loss
 from agcc.model import SERModel, pool_frames, pool_spans, pooled_span
 from agcc.params import defaults, resolve
@@ -317,7 +318,7 @@ def test_torch_device_falls_back_to_the_cpu():
 
 
 def test_paired_interval_pairs_by_seed():
-    from agcc.experiments import paired_interval
+    from agcc.stats import paired_interval
 
     a = pd.Series([60.0, 62.0, 64.0, 99.0], index=[0, 1, 2, 7])  # seed 7 has no partner
     b = pd.Series([55.0, 56.0, 58.0], index=[2, 1, 0])  # other order: matched by seed, not position

@@ -8,8 +8,8 @@ as a :class:`~agcc.corpora.base.Corpus` registered with :func:`register`. Everyt
 (:mod:`~agcc.corpora.registry`), the data-preparation stage (:func:`agcc.stages.read_corpora`),
 the report and the figures.
 
-Modules
--------
+Modules of agcc.corpora
+-----------------------
 base       the utterance-table schema, :data:`FOUR_CLASSES`, the :class:`Corpus` class
 files      layout search, side files, label-file decoding shared by the readers
 registry   :func:`register`, :func:`corpora`, directions (``C->I``) and upper bounds
