@@ -35,6 +35,7 @@ import pandas as pd
 from .corpora import cross_directions
 from .clustering import ClusteringRun
 from .grid import task_key
+from .methods import proposed
 from .segments import SegmentSet
 from .stages import ag_clustering
 from .stats import CANNOT, FAILS, HOLDS, interval_verdict, paired_interval, t_interval
@@ -145,7 +146,8 @@ def ablation_design(base: TrainConfig, gammas: dict, values: dict, *, directions
         if factor not in FACTORS:
             raise ValueError(f"unknown ablation factor {factor!r}")
         for direction in directions:
-            default = replace(base, method="AG-CC", direction=direction, gamma=float(gammas[direction]), threads=1)
+            default = replace(base, method=proposed(), direction=direction, gamma=float(gammas[direction]),
+                              threads=1)
             d_value = default_value(factor, default, default_k)
             if factor in ("vowels", "soft_weights", "target_labels"):  # categories: the default first
                 vals_all = [d_value] + [v for v in vals if v != d_value]

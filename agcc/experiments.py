@@ -18,17 +18,22 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from . import methods as registry
 from .corpora import cross_directions, within_directions
 from .stats import paired_interval, t_interval
 from .train import TrainConfig, canonical, run_task, task_for
 from .vocab import METRICS
 
-BASELINES = ("Source only", "PA-CC", "LA-CC", "Hard-AG")
-TAKES_GAMMA = ("AG-CC", "PA-CC", "LA-CC", "Hard-AG")
-
 
 def directions_of(method: str) -> tuple[str, ...]:
-    return tuple(within_directions() if method == "Upper Bound" else cross_directions())
+    """The directions ``method`` runs on: each corpus with itself for a within-corpus method (the
+    upper bound), every ordered pair of corpora otherwise (:mod:`agcc.corpora`)."""
+    return tuple(within_directions() if registry.get(method).within_corpus else cross_directions())
+
+
+def takes_gamma(method: str) -> bool:
+    """Whether ``method`` has a loss term weighted by gamma (Eq. 4), so that gamma is chosen for it."""
+    return "gamma" in registry.get(method).hyperparameters
 
 
 def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_seeds: int, gammas,
@@ -43,13 +48,15 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
         The shared settings (:meth:`TrainConfig.from_params`); method, direction, seed and gamma
         are set here.
     methods
-        Names from :data:`agcc.train.METHODS`.
+        Registered method names (:func:`agcc.methods.names`), in the order of the returned rows.
     n_seeds, first_seed
         Seeds ``first_seed .. first_seed + n_seeds - 1``.
     gammas
-        The gamma grid; methods in :data:`TAKES_GAMMA` choose from it on the first seed.
+        The gamma grid; methods that take a gamma (:func:`takes_gamma`) choose from it on the first
+        seed.
     directions
-        Restrict the cross-corpus directions (default both; the upper bounds always run within).
+        Restrict the cross-corpus directions (default both; within-corpus methods, the upper
+        bounds, always run on theirs).
     engine, workers, address
         As in :func:`agcc.grid.run_grid`.
 
@@ -65,8 +72,8 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
 
     seeds = list(range(first_seed, first_seed + n_seeds))
     gammas = list(gammas)
-    pairs = [(m, d) for m in methods for d in directions_of(m) if m == "Upper Bound" or directions is None
-             or d in directions]
+    pairs = [(m, d) for m in methods for d in directions_of(m) if registry.get(m).within_corpus
+             or directions is None or d in directions]
     grid = dict(engine=engine, workers=workers, address=address, progress=progress)
 
     def cfg(method, direction, seed, gamma):
@@ -74,7 +81,7 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
         return canonical(replace(base, method=method, direction=direction, seed=seed, gamma=gamma, threads=1))
 
     # 1. the first seed, with every gamma where the method takes one
-    first = [cfg(m, d, seeds[0], g) for m, d in pairs for g in (gammas if m in TAKES_GAMMA else [gammas[0]])]
+    first = [cfg(m, d, seeds[0], g) for m, d in pairs for g in (gammas if takes_gamma(m) else [gammas[0]])]
     done = run_grid(run_task, [task_for(c, data_folder) for c in first], runs_folder, desc="seed 1", **grid)
     choice = done.groupby(["model", "direction", "gamma"], as_index=False, sort=False)["val_uar"].first()
     best = (choice.sort_values(["val_uar", "gamma"], ascending=[False, True])

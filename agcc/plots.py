@@ -11,6 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy.signal import stft
 
+from . import methods as registry
 from .alignment import read_textgrid
 from .audio import SAMPLE_RATE, load_audio
 from .corpora import cross_directions, get, names, pair, upper_bound_of
@@ -272,29 +273,30 @@ def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce",
 
 def plot_table_ii(summary, paper, methods, metric: str = "4-CAT"):
     """Table II as bars: per target corpus (one panel each), each model's measured mean UAR with
-    its 95 % interval, and the paper's value as a black diamond (labelled as the paper's); the
-    legend above the panels, off the bars."""
+    its 95 % interval (in the method's colour, :mod:`agcc.methods`), and the paper's value as a
+    black diamond (labelled as the paper's); the legend above the panels, off the bars."""
     # each cross-corpus direction beside the upper bound of its *target* corpus (C->I with I->I)
     directions = [(d, upper_bound_of(d)) for d in cross_directions()]
     fig, axes = plt.subplots(len(directions), 1, figsize=(8.0, 3.2 * len(directions)), sharey=True, squeeze=False)
     axes = axes[:, 0]
     for k, (ax, (cross, within)) in enumerate(zip(axes, directions)):
-        names, means, errs, paper_vals = [], [], [], []
+        names, colours, means, errs, paper_vals = [], [], [], [], []
         for method in methods:
-            direction = within if method == "Upper Bound" else cross
+            direction = within if registry.get(method).within_corpus else cross
             row = summary[(summary["model"] == method) & (summary["direction"] == direction)
                           & (summary["metric"] == metric)]
             if row.empty:
                 continue
             m, lo, hi = row[["mean", "ci_low", "ci_high"]].iloc[0]
             names.append(f"{method}\n{direction}")
+            colours.append(registry.get(method).colour)
             means.append(m)
             errs.append(0.0 if np.isnan(lo) else (hi - lo) / 2)
             key = (method, direction)
             paper_vals.append(paper.loc[key, metric] if key in paper.index else np.nan)
         x = np.arange(len(names))
-        ax.bar(x, means, yerr=errs, color=["C2" if n.startswith("AG-CC") else "C0" for n in names],
-               alpha=0.8, capsize=4, label="measured: mean and 95 % interval over seeds (AG-CC green)")
+        ax.bar(x, means, yerr=errs, color=colours,
+               alpha=0.8, capsize=4, label="measured: mean and 95 % interval over seeds (one colour per method)")
         ax.plot(x, paper_vals, "kD", ms=7, label="paper (reported)")
         ax.axhline(25.0, color="grey", ls=":", lw=1, label="chance (4 classes)")
         ax.set_xticks(x, names, fontsize=MIN_FONT_PT)
@@ -437,7 +439,7 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
     own value) is drawn as a dotted vertical line."""
     knobs = list(dict.fromkeys(levels["knob"]))
     fig, axes = plt.subplots(2, len(knobs), figsize=(MAX_WIDTH_IN, 6.8), squeeze=False, sharey="row")
-    colours = {"Source only": "0.45", "PA-CC": "C0", "AG-CC": "C2", "LA-CC": "C1", "Hard-AG": "C4"}
+    colours = registry.colours()
     styles = dict(zip(cross_directions(), ("-", "--", ":", "-.")))
     for c, knob in enumerate(knobs):
         top, bottom = axes[0, c], axes[1, c]

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import methods as registry
 from .corpora import corpora
 from .ablations import effect
 from .grid import task_key
@@ -42,8 +43,10 @@ TITLES = {"channel_shift": "acoustic channel shift (sim_channel_shift)",
           "landmark_noise": "landmark tracking noise (sim_landmark_noise)",
           "improv_intensity": "MSP-IMPROV-like emotion intensity (sim_improv_intensity)",
           "articulatory_deviation": "articulatory deviation from the dictionary (sim_articulatory_deviation)"}
-METHODS = ("Source only", "PA-CC", "AG-CC")
-BASELINES = ("Source only", "PA-CC")
+# the study's methods (registered names, agcc.methods): the proposed one against the reference
+# without alignment and the baseline that differs from it only by its anchors' grouping
+METHODS = ("Source only", "PA-CC", registry.proposed())
+BASELINES = tuple(m for m in METHODS if m != registry.proposed())
 # the corpus sizes of a setting, from the sens_* parameters
 SIZES = {"sim_crema_actors": "sens_crema_actors", "sim_crema_sentences": "sens_crema_sentences",
          "sim_improv_sessions": "sens_improv_sessions", "sim_improv_per_speaker": "sens_improv_per_speaker"}

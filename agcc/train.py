@@ -1,19 +1,22 @@
-"""Cross-corpus SER training (Sec. III-IV): data, anchor groupings, the training loop, UAR, Table II.
+"""Cross-corpus SER training (Sec. III-IV): data, the training loop, UAR, and runs as grid tasks.
 
 * :func:`prepare_training_data` assembles, from the artifacts of notebooks 01-02, one array of
   acoustic frames for every four-class utterance, the vowel tokens with their frame spans and AG
   clusters, and the centroid distances the soft weights of Eq. 3 need. Every utterance left out is
   listed with its reason.
-* :func:`anchor_set` defines the groups each method anchors on: AG clusters (AG-CC), vowels with
-  w = 1 (PA-CC), vowels with distances between per-vowel AG templates (Hard-AG).
-* :func:`train_run` trains one model: Adam (lr 1e-4, weight decay 1e-3), batch 64, up to
-  ``max_epochs`` epochs, early stopping on **source** validation UAR; each step draws a batch of
-  labelled source utterances and a batch of unlabelled target utterances; the loss is
-  L_ER + gamma * L_anchor (Eq. 4). No target label is used for training or model selection unless
-  ``target_labels="oracle"`` is asked for (analysis only).
+* :func:`train_run` trains one model of one method (:mod:`agcc.methods`: what each method adds to
+  the loss, the hyperparameters it reads, its anchor grouping): Adam (Sec. IV: lr 1e-4, weight
+  decay 1e-3), batch 64, up to ``max_epochs`` epochs, early stopping on **source** validation
+  UAR; each step draws a batch of labelled source utterances and, for the methods that align
+  corpora, a batch of unlabelled target utterances; the loss is L_ER + gamma * L_anchor (Eq. 4).
+  It is made of :func:`start_run` (generators, splits, input standardisation, model, optimiser,
+  method), :func:`train_epoch`, :func:`evaluate` and :class:`EarlyStopping`. No target label is
+  used for training or model selection unless ``target_labels="oracle"`` is asked for (analysis
+  only).
 * :func:`uar_scores` gives Table II's columns: 4-class UAR and, per emotion, the one-vs-rest
-  ("binary") UAR of the 4-class predictions; :func:`summarize` and :func:`paired_differences`
-  give means with 95 % t-intervals over seeds.
+  ("binary") UAR of the 4-class predictions.
+* :func:`task_for` and :func:`run_task` make a run a grid task (:mod:`agcc.grid`), keyed by its
+  settings (:func:`canonical`), its data and the code that trains it (:func:`code_key`).
 
 Nothing here loops over samples in Python: batches are gathered with index arrays, token
 embeddings pooled with cumulative sums (:func:`agcc.model.pool_spans`) and triplets mined with
@@ -21,25 +24,28 @@ boolean matrices (:func:`agcc.losses.mine_triplets`).
 """
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
+import importlib
+import inspect
 import json
+import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from . import methods
 from .corpora import directions, source_of, target_of
 from .features import frame_times
 from .params import defaults as declared_defaults
 from .segments import DROPPED
 from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
-
-METHODS = ("Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG", "Upper Bound")
-TRIPLET_METHODS = ("AG-CC", "PA-CC", "Hard-AG")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -284,85 +290,6 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     return cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
 
 
-# ------------------------------------------------------------------------------------------------
-# Anchor groupings
-# ------------------------------------------------------------------------------------------------
-@dataclass
-class AnchorSet:
-    """How one method groups the vowel tokens.
-
-    ``group`` (n_tokens,) the group of every token; ``distance`` (G, G) the centroid distances of
-    Eq. 3 (zeros give w = 1); ``common`` (G,) the groups an anchor may come from; ``usable``
-    (n_tokens,) the tokens that take part at all (those of the anchoring vowels).
-    """
-
-    name: str
-    group: np.ndarray
-    distance: np.ndarray
-    common: np.ndarray
-    usable: np.ndarray | None = None
-
-
-def common_groups(group, corpus, split, n_groups: int, source: str, target: str, threshold: float = 0.25,
-                  reading: str = "ratio") -> np.ndarray:
-    """Groups shared by the two corpora's *training* tokens: present in both, with the overlap of
-    Eq. 1 (:func:`agcc.overlap.cluster_overlap`) at or above ``threshold`` — the "common AG
-    clusters" of Sec. III, by the rule that gives Table I."""
-    from .overlap import cluster_overlap
-
-    group, corpus, split = map(np.asarray, (group, corpus, split))
-    train = split == "train"
-    src, tgt = group[train & (corpus == source)], group[train & (corpus == target)]
-    out = np.zeros(n_groups, bool)
-    if src.size and tgt.size:
-        out[cluster_overlap(src, tgt, threshold=threshold, reading=reading).kept] = True
-    return out
-
-
-def scale_distances(distance: np.ndarray, how: str) -> np.ndarray:
-    """``"raw"``: as computed; ``"normalized"``: divided by the mean off-diagonal distance (so that
-    beta = 0.2 acts on distances of order 1 whatever the feature scale)."""
-    d = np.nan_to_num(np.asarray(distance, float), nan=0.0)
-    if how == "raw":
-        return d
-    if how == "normalized":
-        off = d[~np.eye(len(d), dtype=bool)]
-        return d / off.mean() if off.size and off.mean() > 0 else d
-    raise ValueError(f"centroid_distance must be 'raw' or 'normalized', got {how!r}")
-
-
-def anchor_set(data: TrainingData, method: str, source: str, target: str, *, threshold: float = 0.25,
-               reading: str = "ratio", centroid_distance: str = "normalized", soft_weights: bool = True,
-               vowels=VOWELS) -> AnchorSet:
-    """The grouping of ``method`` (one of :data:`TRIPLET_METHODS`).
-
-    * AG-CC: the token's AG cluster; distances between AG barycenters (soft-DTW divergence).
-    * PA-CC: the token's vowel; w = 1 (zero distances), as phoneme anchoring [13] has no soft weight.
-    * Hard-AG: the token's vowel, i.e. the AG segment cut at the hard phonetic boundaries; the
-      distance between two groups is the soft-DTW divergence of their mean AG trajectories (the
-      vowel templates), so the only difference from AG-CC is hard phonetic groups in place of
-      learned AG clusters.
-
-    ``soft_weights=False`` sets w = 1 for any method (an ablation). ``vowels`` (names from
-    :data:`VOWELS`) restricts the tokens that take part, as anchors and in the
-    source pool, to those vowels (Sec. II-B's six by default; an ablation); the common groups are
-    then those of the restricted tokens.
-    """
-    tok = data.tokens
-    usable = np.isin(tok["vowel"].to_numpy(), [VOWELS.index(v) for v in vowel_set(vowels)])
-    if method == "AG-CC":
-        group, n, dist = tok["ag_cluster"].to_numpy(), len(data.ag_distance), data.ag_distance
-    elif method in ("PA-CC", "Hard-AG"):
-        group, n = tok["vowel"].to_numpy(), len(VOWELS)
-        dist = np.zeros((n, n)) if method == "PA-CC" else data.vowel_distance
-    else:
-        raise ValueError(f"{method!r} does not anchor on triplets; choose one of {TRIPLET_METHODS}")
-    dist = scale_distances(dist, centroid_distance) if soft_weights else np.zeros((n, n))
-    common = common_groups(group[usable], tok["corpus"].to_numpy()[usable], tok["split"].to_numpy()[usable], n,
-                           source, target, threshold, reading)
-    return AnchorSet(method, group.astype(np.int64), dist, common, usable)
-
-
 def vowel_set(vowels) -> tuple[str, ...]:
     """A vowel set (a sequence of names from :data:`VOWELS`) in the canonical order of
     :data:`VOWELS`; refuses unknown vowels and an empty set."""
@@ -419,13 +346,11 @@ class TrainConfig:
     device: str
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {METHODS}")
+        method = methods.get(self.method)  # a registered method (agcc.methods)
         if self.direction not in directions():
             raise ValueError(f"unknown direction {self.direction!r}; choose one of {directions()}")
-        src, tgt = self.direction.split("->")
-        if (self.method == "Upper Bound") != (src == tgt):
-            raise ValueError(f"{self.method} runs on {'within' if self.method == 'Upper Bound' else 'cross'}"
+        if not method.runs_on(self.direction):
+            raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
         if self.target_labels not in ("pseudo", "oracle"):
             raise ValueError(f"target_labels must be 'pseudo' or 'oracle', got {self.target_labels!r}")
@@ -486,7 +411,7 @@ def frame_rows(offset: np.ndarray, length: np.ndarray) -> np.ndarray:
     return np.repeat(offset, length) + within
 
 
-class _Batches:
+class Batches:
     """Vectorised batch assembly from :class:`TrainingData` (torch tensors on one device)."""
 
     def __init__(self, data: TrainingData, device):
@@ -542,10 +467,11 @@ class RunResult:
 
     def row(self) -> dict:
         """One flat row for ``table_ii_runs.csv``."""
+        takes_gamma = "gamma" in methods.get(self.config.method).hyperparameters
         return {"model": self.config.method, "direction": self.config.direction, "seed": self.config.seed,
                 **self.metrics, "val_uar": self.val_uar, "best_epoch": self.best_epoch,
                 "epochs": len(self.history), "wall_s": round(self.wall_s, 2),
-                "gamma": 0.0 if "gamma" in _UNUSED[self.config.method] else self.config.gamma,  # 0: no anchor loss
+                "gamma": self.config.gamma if takes_gamma else 0.0,  # 0: no anchor loss
                 "triplets_per_step": float(self.history["triplets"].mean()) if len(self.history) else 0.0,
                 # share of anchors whose (pseudo-)label was right, over all epochs (diagnostic)
                 "anchor_label_acc": float(np.nansum(self.history["anchor_label_acc"] * self.history["triplets"])
@@ -565,7 +491,7 @@ def build_model(cfg: TrainConfig, n_features: int, mean=None, std=None):
                     cfg.frame_pool)
 
 
-def predict(model, batches: _Batches, rows: np.ndarray, batch_size: int = 128) -> np.ndarray:
+def predict(model, batches: Batches, rows: np.ndarray, batch_size: int = 128) -> np.ndarray:
     """Predicted class of utterances ``rows`` (batched by length to limit padding)."""
     import torch
 
@@ -579,145 +505,202 @@ def predict(model, batches: _Batches, rows: np.ndarray, batch_size: int = 128) -
     return out
 
 
-def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) -> RunResult:
-    """Train one model and evaluate it on the target test split (see the module docstring)."""
+@dataclass
+class Splits:
+    """The utterance rows a run reads: labelled source training and validation utterances,
+    unlabelled target training utterances, and the target test utterances (evaluation only)."""
+
+    src_train: np.ndarray
+    src_val: np.ndarray
+    tgt_train: np.ndarray
+    tgt_test: np.ndarray
+
+
+def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Splits:
+    """:class:`Splits` of ``cfg``'s direction; a clear error for a split the run needs and lacks."""
+    u = data.utterances
+    rows = lambda corpus, split: np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == split)).to_numpy())  # noqa: E731
+    splits = Splits(rows(cfg.source, "train"), rows(cfg.source, "val"), rows(cfg.target, "train"),
+                    rows(cfg.target, "test"))
+    for name, r in (("source train", splits.src_train), ("source validation", splits.src_val),
+                    ("target test", splits.tgt_test)):
+        if r.size == 0:
+            raise ValueError(f"{cfg.direction}: the {name} split is empty")
+    if splits.tgt_train.size == 0 and (uses_target or cfg.feature_norm == "per_corpus"):
+        raise ValueError(f"{cfg.direction}: no unlabelled target training utterances")
+    return splits
+
+
+def normalise_inputs(batches: Batches, data: TrainingData, cfg: TrainConfig,
+                     splits: Splits) -> tuple[np.ndarray, np.ndarray]:
+    """Input standardisation (``feature_norm``, see the replication notes): ``"per_corpus"``
+    standardises each corpus's frames in ``batches`` with its own training frames (no label
+    needed; removes the corpora's global channel offsets) and returns an identity ``(mean, std)``;
+    ``"source"`` returns the mean and std of the source training frames, for the model's input
+    layer."""
     import torch
-    from tqdm import tqdm
+
+    u = data.utterances
+    if cfg.feature_norm == "per_corpus":
+        for corpus in (cfg.source, cfg.target):
+            mine = np.flatnonzero((u["corpus"] == corpus).to_numpy())
+            train = np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == "train")).to_numpy())
+            fit = frame_rows(batches.offset[train], batches.length[train])
+            every = torch.from_numpy(frame_rows(batches.offset[mine], batches.length[mine]))
+            sel = batches.frames[fit]
+            batches.frames[every] = (batches.frames[every] - sel.mean(0)) / (sel.std(0) + 1e-5)
+        return np.zeros(data.n_features, np.float32), np.ones(data.n_features, np.float32)
+    if cfg.feature_norm == "source":
+        sel = batches.frames[frame_rows(batches.offset[splits.src_train], batches.length[splits.src_train])].numpy()
+        return sel.mean(0), sel.std(0) + 1e-5
+    raise ValueError(f"feature_norm must be 'per_corpus' or 'source', got {cfg.feature_norm!r}")
+
+
+class TargetBatches:
+    """Unlabelled target batches of ``size`` rows, drawn without replacement and reshuffled (with
+    ``rng``) when used up."""
+
+    def __init__(self, rows: np.ndarray, size: int, rng: np.random.Generator):
+        self.rows, self.size, self.rng = rows, size, rng
+        self.cycle = np.array([], dtype=np.int64)
+
+    def next(self) -> np.ndarray:
+        if len(self.cycle) < self.size:
+            self.cycle = np.concatenate([self.cycle, self.rng.permutation(self.rows)])
+        out, self.cycle = self.cycle[:self.size], self.cycle[self.size:]
+        return out
+
+
+@dataclass
+class Run:
+    """What one training run holds while it trains (:func:`start_run`)."""
+
+    cfg: TrainConfig
+    splits: Splits
+    batches: Batches
+    model: object  # agcc.model.SERModel
+    optimizer: object  # torch.optim.Adam
+    method: methods.Method
+    labels: object  # (n_utterances,) long tensor on the device
+    rng: np.random.Generator  # source batch order and target batches
+    targets: TargetBatches | None
+
+
+def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
+    """Seed the generators, split and standardise the data, and build the model, the optimiser
+    (Adam, Sec. IV) and the method (:mod:`agcc.methods`).
+
+    Random numbers, in the order they are drawn: ``torch.manual_seed(seed)`` drives the initial
+    weights and dropout; a numpy generator seeded with ``seed`` the source batch order and the
+    target batches; a ``torch.Generator`` seeded with ``seed`` the method's own draws (triplet
+    mining)."""
+    import torch
 
     from .io import torch_device
-    from .losses import ag_anchored_loss, confident_labels, coral_loss, mine_triplets
-    from .model import pool_spans
 
-    start_time = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    gen = torch.Generator().manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
     device = torch_device(cfg.device)
-    u = data.utterances
-    rows = lambda corpus, split: np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == split)).to_numpy())  # noqa: E731
-    src_train, src_val = rows(cfg.source, "train"), rows(cfg.source, "val")
-    tgt_train, tgt_test = rows(cfg.target, "train"), rows(cfg.target, "test")
-    for name, r in (("source train", src_train), ("source validation", src_val), ("target test", tgt_test)):
-        if r.size == 0:
-            raise ValueError(f"{cfg.direction}: the {name} split is empty")
-    uses_target = cfg.method not in ("Source only", "Upper Bound")
-    if tgt_train.size == 0 and (uses_target or cfg.feature_norm == "per_corpus"):
-        raise ValueError(f"{cfg.direction}: no unlabelled target training utterances")
-
-    batches = _Batches(data, device)
-    if cfg.feature_norm == "per_corpus":
-        # each corpus standardised with its own training frames (no label needed): removes the
-        # corpora's global channel offsets before the model sees them
-        for corpus in (cfg.source, cfg.target):
-            mine = np.flatnonzero((u["corpus"] == corpus).to_numpy())
-            fit = frame_rows(batches.offset[rows(corpus, "train")], batches.length[rows(corpus, "train")])
-            every = torch.from_numpy(frame_rows(batches.offset[mine], batches.length[mine]))
-            sel = batches.frames[fit]
-            batches.frames[every] = (batches.frames[every] - sel.mean(0)) / (sel.std(0) + 1e-5)
-        mean, std = np.zeros(data.n_features, np.float32), np.ones(data.n_features, np.float32)
-    elif cfg.feature_norm == "source":
-        sel = batches.frames[frame_rows(batches.offset[src_train], batches.length[src_train])].numpy()
-        mean, std = sel.mean(0), sel.std(0) + 1e-5  # input standardisation from source training frames
-    else:
-        raise ValueError(f"feature_norm must be 'per_corpus' or 'source', got {cfg.feature_norm!r}")
+    method_cls = methods.get(cfg.method)
+    splits = run_splits(data, cfg, method_cls.uses_target)
+    batches = Batches(data, device)
+    mean, std = normalise_inputs(batches, data, cfg, splits)
     model = build_model(cfg, data.n_features, mean, std).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    ce = torch.nn.CrossEntropyLoss()
-
-    anchors = None
-    if cfg.method in TRIPLET_METHODS:
-        anchors = anchor_set(data, cfg.method, cfg.source, cfg.target, threshold=cfg.overlap_threshold,
-                             reading=cfg.overlap_reading, centroid_distance=cfg.centroid_distance,
-                             soft_weights=cfg.soft_weights, vowels=cfg.vowels)
-        usable_token = anchors.usable
-        group = torch.from_numpy(anchors.group).to(device)
-        common = torch.from_numpy(anchors.common).to(device)
-        distance = torch.from_numpy(anchors.distance).float().to(device)
-    layers = list(cfg.lacc_layers) if cfg.method == "LA-CC" else []
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     labels = torch.from_numpy(batches.label).to(device)
+    method = method_cls(cfg, data, batches, labels, generator)
+    targets = TargetBatches(splits.tgt_train, cfg.batch_size, rng) if method_cls.uses_target else None
+    return Run(cfg, splits, batches, model, optimizer, method, labels, rng, targets)
 
-    def anchored(out_s, out_t, s_rows, t_rows):
-        """The triplet loss of one step, its number of triplets and of anchors whose
-        (pseudo-)label is right."""
-        s_tok, s_pos = batches.tokens(s_rows)
-        t_tok, t_pos = batches.tokens(t_rows)
-        s_use, t_use = usable_token[s_tok], usable_token[t_tok]  # tokens of the anchoring vowels
-        s_tok, s_pos, t_tok, t_pos = s_tok[s_use], s_pos[s_use], t_tok[t_use], t_pos[t_use]
-        if len(s_tok) == 0 or len(t_tok) == 0:
-            return out_s["logits"].sum() * 0.0, 0, 0
-        z_s = pool_spans(out_s["frames"], *batches.spans(s_tok, s_pos, cfg.frame_pool))  # (n_s, d_model)
-        z_t = pool_spans(out_t["frames"], *batches.spans(t_tok, t_pos, cfg.frame_pool))  # (n_t, d_model)
-        if cfg.normalize_embeddings:
-            z_s, z_t = torch.nn.functional.normalize(z_s, dim=1), torch.nn.functional.normalize(z_t, dim=1)
-        s_emotion = labels[torch.from_numpy(s_rows[s_pos]).to(device)]
-        if cfg.target_labels == "oracle":
-            t_emotion = labels[torch.from_numpy(t_rows[t_pos]).to(device)]
-            confident = torch.ones_like(t_emotion, dtype=torch.bool)
-        else:  # pseudo-labels of the current model, per target utterance, above a confidence
-            pred, ok = confident_labels(out_t["logits"], cfg.pseudo_threshold)  # (B_t,), (B_t,)
-            pos_t = torch.from_numpy(t_pos).to(device)
-            t_emotion, confident = pred[pos_t], ok[pos_t]
-        g_s = group[torch.from_numpy(s_tok).to(device)]
-        g_t = group[torch.from_numpy(t_tok).to(device)]
-        a, p, n = mine_triplets(g_t, t_emotion, confident & common[g_t], g_s, s_emotion, gen)
-        loss = ag_anchored_loss(z_t[a], z_s[p], z_s[n], distance[g_t[a], g_s[n]], cfg.alpha, cfg.beta)
-        # diagnostic only (never used for training or selection): anchors whose emotion is right
-        truth = labels[torch.from_numpy(t_rows[t_pos]).to(device)]
-        right = int((t_emotion[a] == truth[a]).sum())
-        return loss, int(a.numel()), right
 
-    history, best = [], (-1.0, -1, None)
-    tgt_cycle = np.array([], dtype=np.int64)
+def train_epoch(run: Run) -> dict:
+    """One pass over the source training split in batches: per step, L_ER on the labelled source
+    batch plus gamma times the method's term (Eq. 4) on it and, for methods that align corpora, an
+    unlabelled target batch. Returns the step means of ``ce`` and ``anchor`` (the method's term),
+    ``triplets`` per step and the share of anchors with the right emotion (diagnostic)."""
+    import torch
+
+    cfg, batches, model = run.cfg, run.batches, run.model
+    model.train()
+    order = run.rng.permutation(run.splits.src_train)
+    sums = {"ce": 0.0, "anchor": 0.0, "triplets": 0, "right": 0, "steps": 0}
+    for i in range(0, len(order), cfg.batch_size):
+        s_rows = order[i:i + cfg.batch_size]
+        out_s = model(*batches.inputs(s_rows))
+        loss = torch.nn.functional.cross_entropy(out_s["logits"], run.labels[torch.from_numpy(s_rows).to(batches.device)])
+        sums["ce"] += loss.item()
+        t_rows = out_t = None
+        if run.targets is not None:
+            t_rows = run.targets.next()
+            out_t = model(*batches.inputs(t_rows))
+        term = run.method.term(methods.Step(s_rows, t_rows, out_s, out_t))
+        if term.loss is not None:
+            loss = loss + cfg.gamma * term.loss
+            sums["anchor"] += float(term.loss.detach())
+            sums["triplets"] += term.triplets
+            sums["right"] += term.right
+        run.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        run.optimizer.step()
+        sums["steps"] += 1
+    steps = max(sums["steps"], 1)
+    return {"ce": sums["ce"] / steps, "anchor": sums["anchor"] / steps, "triplets": sums["triplets"] / steps,
+            "anchor_label_acc": sums["right"] / sums["triplets"] if sums["triplets"] else float("nan")}
+
+
+def evaluate(run: Run, rows: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Table II's metrics (:func:`uar_scores`) of the current model on utterances ``rows``, and
+    its predictions."""
+    pred = predict(run.model, run.batches, rows)
+    return uar_scores(run.batches.label[rows], pred), pred
+
+
+class EarlyStopping:
+    """Early stopping on **source** validation UAR (Sec. IV; no target label): keeps the best
+    epoch's weights, stops after ``patience`` epochs without a better one."""
+
+    def __init__(self, patience: int):
+        self.patience, self.uar, self.epoch, self.state = patience, -1.0, -1, None
+
+    def update(self, epoch: int, uar: float, model) -> bool:
+        """Record epoch ``epoch`` (1-based) with validation UAR ``uar``; True when training stops."""
+        if uar > self.uar:
+            self.uar, self.epoch, self.state = uar, epoch, copy.deepcopy(model.state_dict())
+            return False
+        return epoch - self.epoch >= self.patience
+
+
+def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) -> RunResult:
+    """Train one model and evaluate it on the target test split (see the module docstring):
+    :func:`start_run`, then :func:`train_epoch` and the source validation UAR per epoch until
+    :class:`EarlyStopping` stops it, then the best epoch's model on the target test split."""
+    from tqdm import tqdm
+
+    start_time = time.perf_counter()
+    run = start_run(data, cfg)
+    history, stopper = [], EarlyStopping(cfg.patience)
     bar = tqdm(range(cfg.max_epochs), desc=f"{cfg.method} {cfg.direction} seed {cfg.seed}", disable=not progress,
                leave=False)
     for epoch in bar:
-        model.train()
-        order = rng.permutation(src_train)
-        sums = {"ce": 0.0, "anchor": 0.0, "triplets": 0, "right": 0, "steps": 0}
-        for i in range(0, len(order), cfg.batch_size):
-            s_rows = order[i:i + cfg.batch_size]
-            out_s = model(*batches.inputs(s_rows))
-            loss = ce(out_s["logits"], labels[torch.from_numpy(s_rows).to(device)])
-            sums["ce"] += loss.item()
-            if uses_target:
-                if len(tgt_cycle) < cfg.batch_size:  # unlabelled target batches, reshuffled when used up
-                    tgt_cycle = np.concatenate([tgt_cycle, rng.permutation(tgt_train)])
-                t_rows, tgt_cycle = tgt_cycle[:cfg.batch_size], tgt_cycle[cfg.batch_size:]
-                out_t = model(*batches.inputs(t_rows))
-                if layers:
-                    extra = sum(coral_loss(out_s["layers"][k], out_t["layers"][k]) for k in layers)
-                    n_trip = n_right = 0
-                else:
-                    extra, n_trip, n_right = anchored(out_s, out_t, s_rows, t_rows)
-                loss = loss + cfg.gamma * extra
-                sums["anchor"] += float(extra.detach()) if hasattr(extra, "detach") else float(extra)
-                sums["triplets"] += n_trip
-                sums["right"] += n_right
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sums["steps"] += 1
-        val_uar = uar_scores(batches.label[src_val], predict(model, batches, src_val))["4-CAT"]
-        steps = max(sums["steps"], 1)
-        history.append({"epoch": epoch + 1, "ce": sums["ce"] / steps, "anchor": sums["anchor"] / steps,
-                        "triplets": sums["triplets"] / steps, "val_uar": val_uar,
-                        "anchor_label_acc": sums["right"] / sums["triplets"] if sums["triplets"] else float("nan")})
+        losses = train_epoch(run)
+        val_uar = evaluate(run, run.splits.src_val)[0]["4-CAT"]
+        history.append({"epoch": epoch + 1, **{k: losses[k] for k in ("ce", "anchor", "triplets")},
+                        "val_uar": val_uar, "anchor_label_acc": losses["anchor_label_acc"]})
         bar.set_postfix(val_uar=f"{val_uar:.1f}")
-        if val_uar > best[0]:
-            best = (val_uar, epoch + 1, copy.deepcopy(model.state_dict()))
-        elif epoch + 1 - best[1] >= cfg.patience:
+        if stopper.update(epoch + 1, val_uar, run.model):
             break
     bar.close()
-    model.load_state_dict(best[2])
-    pred = predict(model, batches, tgt_test)
-    metrics = uar_scores(batches.label[tgt_test], pred)
-    return RunResult(cfg, metrics, best[0], best[1], pd.DataFrame(history), time.perf_counter() - start_time, pred)
+    run.model.load_state_dict(stopper.state)
+    metrics, pred = evaluate(run, run.splits.tgt_test)
+    return RunResult(cfg, metrics, stopper.uar, stopper.epoch, pd.DataFrame(history),
+                     time.perf_counter() - start_time, pred)
 
 
 # ------------------------------------------------------------------------------------------------
-# A run as a grid task, and Table II's summaries
+# A run as a grid task, and its key
 # ------------------------------------------------------------------------------------------------
 @lru_cache(maxsize=2)
 def _data_in_worker(folder: str) -> TrainingData:
@@ -725,56 +708,103 @@ def _data_in_worker(folder: str) -> TrainingData:
 
 
 def run_task(task: dict) -> dict:
-    """Grid task: ``task`` holds ``data`` (the saved :class:`TrainingData` folder) and the
-    :class:`TrainConfig` fields; returns :meth:`RunResult.row` plus the per-epoch ``history``
-    (a dict of lists). Each worker process loads the data once (memory-mapped)."""
+    """Grid task: ``task`` holds ``data`` (the saved :class:`TrainingData` folder), the
+    :class:`TrainConfig` fields and, for a method registered outside :mod:`agcc.methods`,
+    ``method_module`` (imported here, so that the method registers in this worker process);
+    returns :meth:`RunResult.row` plus the per-epoch ``history`` (a dict of lists). Each worker
+    process loads the data once (memory-mapped)."""
     task = dict(task)
+    _import_method(task["method"], task.get("method_module"))
     data = _data_in_worker(str(task.pop("data")))
     cfg = TrainConfig(**{k: v for k, v in task.items() if k in {f.name for f in fields(TrainConfig)}})
     result = train_run(data, cfg, progress=False)
     return {**result.row(), "history": result.history.round(4).to_dict("list")}
 
 
-# the settings each kind of method reads; the others are reset to their defaults in a task, so that
-# changing, say, beta does not re-run the source-only model (tasks are keyed by their content)
-_TRIPLET_ONLY = ("alpha", "beta", "soft_weights", "centroid_distance", "normalize_embeddings", "target_labels",
-                 "pseudo_threshold", "overlap_threshold", "overlap_reading", "vowels")
-_UNUSED = {
-    "Source only": ("gamma", "lacc_layers", *_TRIPLET_ONLY),
-    "Upper Bound": ("gamma", "lacc_layers", *_TRIPLET_ONLY),
-    "LA-CC": _TRIPLET_ONLY,
-    "PA-CC": ("lacc_layers", "beta", "soft_weights", "centroid_distance"),  # w = 1 whatever they are
-    "AG-CC": ("lacc_layers",),
-    "Hard-AG": ("lacc_layers",),
-}
+def _import_method(name: str, module: str | None) -> None:
+    """Make sure the method ``name`` is registered in this process, importing ``module``."""
+    if name in methods.REGISTRY or module is None:
+        return
+    if module == "__main__":
+        raise ValueError(f"method {name!r} is defined in __main__ (a notebook or a script), which a worker "
+                         "process cannot import: define it in an importable module, or run the grid in "
+                         "this process (workers=1)")
+    importlib.import_module(module)
+    if name not in methods.REGISTRY:
+        raise ValueError(f"importing {module!r} did not register a method named {name!r}")
 
 
 def canonical(cfg: TrainConfig) -> TrainConfig:
     """``cfg`` with the settings its method does not read reset to the declared defaults
-    (``profiles.yml``, whatever the profile)."""
-    from dataclasses import replace
-
+    (``profiles.yml``, whatever the profile): the hyperparameters of other methods
+    (:func:`agcc.methods.method_settings`) that are not its own, so that changing, say, beta does
+    not re-run the source-only model (tasks are keyed by their content)."""
     defaults = TrainConfig.from_params(declared_defaults(), method=cfg.method, direction=cfg.direction)
-    return replace(cfg, **{name: getattr(defaults, name) for name in _UNUSED[cfg.method]})
+    own = methods.get(cfg.method).hyperparameters
+    unknown = sorted(methods.method_settings() - {f.name for f in fields(TrainConfig)})
+    if unknown:
+        raise ValueError(f"method hyperparameters {unknown} are not TrainConfig fields")
+    return replace(cfg, **{name: getattr(defaults, name) for name in methods.method_settings() - set(own)})
 
 
-@lru_cache(maxsize=1)
-def code_key() -> str:
-    """sha256 (16 hex digits) of the source of the modules a training run executes
-    (:mod:`agcc.model`, :mod:`agcc.losses`, this module): any edit gives new task keys."""
-    from importlib import resources
+# the modules a training run executes (besides numpy, torch and those of a method registered elsewhere)
+TRAINING_MODULES = ("model", "losses", "overlap", "methods", "train")
 
+
+def source_key(source: str, leave_out=()) -> str:
+    """sha256 of a module's code: its syntax tree without docstrings (and without comments and
+    layout, which the tree does not hold), leaving out the top-level classes named in
+    ``leave_out``. Editing a docstring, a comment or the line breaks leaves it unchanged."""
+    tree = ast.parse(source)
+    tree.body = [node for node in tree.body if not (isinstance(node, ast.ClassDef) and node.name in leave_out)]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body = node.body[1:]
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
+
+
+@lru_cache(maxsize=None)
+def code_key(method: str) -> str:
+    """The training code's key of a run of ``method`` (16 hex digits): :func:`source_key` of each
+    of :data:`TRAINING_MODULES`, where :mod:`agcc.methods` leaves out the method classes that
+    ``method`` does not derive from (adding or changing another method keeps this method's stored
+    runs), plus the module that registers ``method`` when it is not :mod:`agcc.methods`."""
+    cls = methods.get(method)
+    others = {name for name, c in vars(methods).items() if isinstance(c, type) and issubclass(c, methods.Method)
+              and c.__module__ == methods.__name__ and c not in cls.__mro__}
     h = hashlib.sha256()
-    for name in ("model.py", "losses.py", "train.py"):
-        h.update(resources.files("agcc").joinpath(name).read_bytes())
+    for name in TRAINING_MODULES:
+        h.update(source_key(resources.files("agcc").joinpath(f"{name}.py").read_text(encoding="utf-8"),
+                            others if name == "methods" else ()).encode())
+    if cls.__module__ != methods.__name__:
+        h.update(source_key(_module_source(cls)).encode())
     return h.hexdigest()[:16]
+
+
+def _module_source(cls) -> str:
+    """Source of the module that defines ``cls`` (for a class defined in a notebook, its own)."""
+    try:
+        return inspect.getsource(sys.modules[cls.__module__])
+    except (OSError, TypeError):
+        try:
+            return inspect.getsource(cls)
+        except (OSError, TypeError):
+            raise ValueError(f"no source found for method class {cls.__qualname__}: its runs cannot be keyed "
+                             "by their code") from None
 
 
 def task_for(cfg: TrainConfig, data_folder) -> dict:
     """The grid task of a config (a flat dict of literals: its key names the run), in
     :func:`canonical` form. It carries the data's cache key and :func:`code_key`, so that stored
-    runs are never reused for other data (e.g. after re-clustering) or other code."""
+    runs are never reused for other data (e.g. after re-clustering) or other code, and, for a
+    method registered outside :mod:`agcc.methods`, the module that registers it (``method_module``,
+    for worker processes; :func:`run_task`)."""
     from .io import stamp_key
 
     data_key = stamp_key(data_folder)[:16]
-    return {"data": str(data_folder), "data_key": data_key, "code": code_key(), **asdict(canonical(cfg))}
+    module = methods.get(cfg.method).__module__
+    extra = {} if module == methods.__name__ else {"method_module": module}
+    return {"data": str(data_folder), "data_key": data_key, "code": code_key(cfg.method), **extra,
+            **asdict(canonical(cfg))}

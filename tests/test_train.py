@@ -11,9 +11,10 @@ from agcc.experiments import format_table_ii, paired_differences, summarize
 from agcc.stats import t_interval
 from agcc.losses import ag_anchored_loss
 from agcc.model import SERModel, pool_frames, pool_spans, pooled_span
+from agcc.methods import anchor_set, common_groups, scale_distances
 from agcc.params import defaults, resolve
-from agcc.train import (TrainConfig, TrainingData, anchor_set, build_model, common_groups, frame_rows,
-                        prepare_training_data, scale_distances, token_frame_spans, train_run, uar_scores)
+from agcc.train import (TrainConfig, TrainingData, build_model, frame_rows, prepare_training_data,
+                        token_frame_spans, train_run, uar_scores)
 
 
 def toy_data(n_per_split=(40, 12, 16), n_features=8, seed=0, shift=3.0) -> TrainingData:
@@ -131,16 +132,14 @@ def test_common_groups_and_scaled_distances():
 
 def test_anchor_sets_of_the_three_triplet_methods():
     data = toy_data()
-    ag = anchor_set(data, "AG-CC", "crema_d", "msp_improv")
-    pa = anchor_set(data, "PA-CC", "crema_d", "msp_improv")
-    hard = anchor_set(data, "Hard-AG", "crema_d", "msp_improv")
+    ag, pa, hard = (anchor_set(data, config(method=m)) for m in ("AG-CC", "PA-CC", "Hard-AG"))
     assert ag.distance.shape == (3, 3) and pa.distance.shape == hard.distance.shape == (6, 6)
     assert not pa.distance.any()  # w = 1
     assert hard.distance[0, 5] > 0
     np.testing.assert_array_equal(ag.group, data.tokens["ag_cluster"])
-    assert not anchor_set(data, "AG-CC", "crema_d", "msp_improv", soft_weights=False).distance.any()
-    with pytest.raises(ValueError):
-        anchor_set(data, "LA-CC", "crema_d", "msp_improv")
+    assert not anchor_set(data, config(method="AG-CC", soft_weights=False)).distance.any()
+    with pytest.raises(ValueError, match="does not anchor on triplets"):
+        anchor_set(data, config(method="LA-CC"))
 
 
 def test_config_validation():
@@ -276,9 +275,9 @@ def test_vowel_set_restricts_anchors_and_has_one_spelling():
         config(vowels=["a", "o"])
     with pytest.raises(ValueError):
         config(vowels=[])
-    every = anchor_set(data, "AG-CC", "crema_d", "msp_improv")
+    every = anchor_set(data, config(method="AG-CC"))
     assert every.usable.all()
-    some = anchor_set(data, "PA-CC", "crema_d", "msp_improv", vowels=["a", "i"])
+    some = anchor_set(data, config(method="PA-CC", vowels=["a", "i"]))
     vowel = data.tokens["vowel"].to_numpy()
     np.testing.assert_array_equal(some.usable, np.isin(vowel, [0, 3]))
     assert set(np.flatnonzero(some.common)) <= {0, 3}  # PA-CC's groups are vowels: only a and i remain

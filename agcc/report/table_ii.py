@@ -7,17 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import paper
+from .. import methods, paper
 from ..corpora import cross_directions, upper_bound_pairs, within_directions
 from ..vocab import METRICS
 from ..stats import CANNOT, FAILS, HOLDS, NOT_SHOWN, combine, finite, interval_verdict, welch_interval
 from .artifacts import read_csv_artifact
 from .claims import Claim
 
-# The models and baselines of the paper's Table II: defined here only, imported by the rest of the
-# report (the directions and upper bounds derive from the registered corpora, agcc.corpora).
-MODELS = ("Upper Bound", "Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG")
-BASELINES = ("PA-CC", "LA-CC", "Hard-AG")  # the paper's comparisons of AG-CC (Table II)
+# The models and baselines of Table II, from the registered methods (agcc.methods), imported by the
+# rest of the report (the directions and upper bounds derive from the registered corpora, agcc.corpora).
+MODELS = methods.names()  # Table II's rows, in the registry's order (agcc.methods)
+BASELINES = methods.names("baseline")  # the paper's comparisons of AG-CC (Table II)
 RUNS_COLUMNS = ("model", "direction", "seed", *METRICS, "val_uar", "best_epoch", "wall_s", "gamma")
 SUMMARY_COLUMNS = ("model", "direction", "metric", "mean", "ci_low", "ci_high", "n")
 PAIRED_COLUMNS = ("baseline", "direction", "metric", "diff_mean", "ci_low", "ci_high", "n")
@@ -147,8 +147,7 @@ def _fmt_diff(x) -> str:
 def table_ii_claims(paired_table: pd.DataFrame, runs: pd.DataFrame | None, why_runs: str = "") -> list[Claim]:
     """The paper's claims on Table II (Sec. IV)."""
     claims = []
-    words = {"PA-CC": "phoneme anchoring (PA-CC)", "LA-CC": "layer anchoring (LA-CC)",
-             "Hard-AG": "hard AG segments (Hard-AG)"}
+    words = {m: f"{methods.get(m).description} ({m})" for m in BASELINES}
     k = 0
     for baseline in BASELINES:
         for direction in cross_directions():
@@ -187,7 +186,7 @@ def table_ii_claims(paired_table: pd.DataFrame, runs: pd.DataFrame | None, why_r
 
 def _paper_binary_best() -> int:
     t = paper.table_ii()
-    cross = t[t.index.get_level_values("model").isin(["PA-CC", "LA-CC", "AG-CC", "Hard-AG"])]
+    cross = t[t.index.get_level_values("model").isin(methods.names(("proposed", "baseline")))]
     best = 0
     for direction in cross_directions():
         part = cross.xs(direction, level="direction")
@@ -199,7 +198,7 @@ def upper_bound_comparisons(runs: pd.DataFrame | None, metric: str = "4-CAT") ->
     """Upper bound of each target corpus minus every cross-corpus model into it (unpaired, Welch
     interval over seeds): C->C against the I->C runs, I->I against the C->I runs."""
     rows = []
-    models = [m for m in MODELS if m != "Upper Bound"]
+    models = methods.names(within=False)
     for ub_dir, cross_dir in upper_bound_pairs():
         for model in models:
             if runs is None:
@@ -207,7 +206,7 @@ def upper_bound_comparisons(runs: pd.DataFrame | None, metric: str = "4-CAT") ->
             else:
                 a = runs[(runs["model"] == "Upper Bound") & (runs["direction"] == ub_dir)][metric].to_numpy(float)
                 b = runs[(runs["model"] == model) & (runs["direction"] == cross_dir)][metric].to_numpy(float)
-            if runs is not None and b.size == 0 and model == "Source only":
+            if runs is not None and b.size == 0 and methods.get(model).role == "added":
                 continue  # a run without a source-only baseline: nothing to show
             diff, low, high, n = welch_interval(a, b)
             if a.size == 0 or b.size == 0:
