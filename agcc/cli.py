@@ -20,6 +20,7 @@ import argparse
 import logging
 import sys
 
+from .io import BuildLocked
 from .params import ParameterError, describe
 
 
@@ -70,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "landmarks":
         return _landmarks(args)
-    from .io import BuildLocked
     from .runner import NotebookFailed, regenerate_references, run
 
     try:

@@ -20,11 +20,17 @@ known scale (raw normalised coordinates vary by a few hundredths).
 from __future__ import annotations
 
 import hashlib
+import json
 import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata, resources
+from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
+
+from .io import atomic_write, cached_by_key, stamp_key, verify_folder
 
 warnings.filterwarnings("ignore", message="h5py not installed")
 
@@ -145,7 +151,6 @@ def fit_kmeans(segments: list[np.ndarray], k: int, *, gamma: float = 1.0, max_it
 def elbow_curve(segments: list[np.ndarray], ks, *, gamma: float = 1.0, max_iter: int = 10,
                 seed: int = 0, progress: bool = True, backend: str = "torch") -> list[float]:
     """Inertia of a fit for each k (same standardisation and seed for every k)."""
-    from tqdm import tqdm
 
     stacked = np.concatenate(segments)
     mean, std = stacked.mean(0), stacked.std(0) + 1e-8
@@ -176,10 +181,7 @@ class ClusteringRun:
     std: np.ndarray
 
     def save(self, folder) -> None:
-        import json
-        from pathlib import Path
 
-        from .io import atomic_write
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -193,10 +195,7 @@ class ClusteringRun:
     def load(cls, folder, verify: bool = True) -> "ClusteringRun":
         """Read a saved run; ``verify`` first checks its files against the digests of its stamp
         (:func:`agcc.io.verify_folder`: a damaged file raises :class:`agcc.io.CacheError`)."""
-        import json
-        from pathlib import Path
 
-        from .io import verify_folder
 
         folder = Path(folder)
         if verify:
@@ -306,7 +305,6 @@ def code_key(backend: str) -> str:
     for the ``torch`` backend, of :mod:`agcc.softdtw`, or tslearn's version for ``tslearn``. Any
     edit gives new cache keys, so a cached run never outlives the code that made it (read without
     importing torch or tslearn)."""
-    from importlib import metadata, resources
 
     h = hashlib.sha256(resources.files("agcc").joinpath("clustering.py").read_bytes())
     if backend == "torch":
@@ -323,10 +321,7 @@ def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRu
     (``segments_folder/inputs.sha256``), the same options (the backend among them: the two
     backends' clusters agree closely but not bit for bit) and the same code (:func:`code_key`); the
     run is saved to ``folder``."""
-    import json
-    from pathlib import Path
 
-    from .io import cached_by_key, stamp_key
 
     folder, segments_folder = Path(folder), Path(segments_folder)
     if not stamp_key(segments_folder):

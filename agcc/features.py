@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.fft import rfft
+from tqdm import tqdm  # not tqdm.auto: no ipywidgets here, and its fallback warns with the venv path
 
 from agcc.audio import SAMPLE_RATE, load_audio
 from agcc.io import DIGEST_SUFFIX, CacheError, atomic_write, check_file, report, torch_device
@@ -312,7 +313,6 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
         ``str(path)`` -> reason, for files that are missing, empty, unreadable or shorter than one
         frame. They do not stop the batch. A FeatureError (model unavailable) does.
     """
-    from tqdm import tqdm  # not tqdm.auto: no ipywidgets here, and its fallback warns with the venv path
 
     config = extractor.config()  # FeatureError here when the model is missing: fatal, not per file
     folder = None

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
+from joblib import Parallel, delayed, parallel_config
+from tqdm import tqdm
 
 from .io import CacheError, atomic_write, dumps_checked, exit_with_parent, loads_checked, report
 
@@ -98,8 +100,6 @@ def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engin
     address
         Dask scheduler address; empty starts a local Dask cluster.
     """
-    from joblib import Parallel, delayed, parallel_config
-    from tqdm import tqdm
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
+import pandas as pd
 
 from .io import exit_with_parent
 from .params import check, resolve, schema
@@ -147,7 +148,6 @@ def setup(namespace: dict[str, Any], *, style: bool = True) -> Context:
     if style:
         _plot_style()
     try:
-        import pandas as pd
 
         pd.set_option("display.precision", 3)
         pd.set_option("display.max_columns", 30)

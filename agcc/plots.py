@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import FancyBboxPatch, Rectangle
 from scipy.signal import stft
 
 from . import methods as registry
 from .alignment import read_textgrid
+from .association import contingency, row_normalize
 from .audio import SAMPLE_RATE, load_audio
+from .clustering import resample
 from .corpora import cross_directions, get, names, pair, upper_bound_of
 from .landmarks import read_openface
+from .simulate.synth import formants
 from .vocab import VOWELS as VOWEL_ORDER
 
 MAX_WIDTH_IN = 8.5  # inches: wider figures are scaled below the legibility rule
@@ -132,7 +136,6 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
     ``clusters_by_vowel`` maps a vowel to the two cluster ids shown (the first two vowels are
     drawn). Coordinates are normalised (inter-eye units; y grows downwards). Returns the figure.
     """
-    from .clustering import resample
 
     rng = np.random.default_rng(seed)
     tokens = segments.tokens
@@ -197,7 +200,6 @@ def plot_elbow(ks, inertias, chosen: int, used: int):
 def plot_fig2(tokens, n_ag: int, n_acoustic: int, emotions=("neutral", "happiness", "anger", "sadness")):
     """The paper's Fig. 2: per emotion, AG cluster (rows) × acoustic cluster (columns) counts,
     each row normalised to the share of the AG cluster's tokens. Returns the figure."""
-    from .association import contingency, row_normalize
 
     ncols = min(2, len(emotions))
     nrows = -(-len(emotions) // ncols)
@@ -316,7 +318,6 @@ def plot_emotion_examples(examples: dict, vtl_scale: float | None = None):
     """One sentence in several emotions (:func:`agcc.simulate.showcase.emotion_examples`): lip
     opening and spreading (what the landmarks see), F1 and F2 (what the sound carries) and F0,
     over time, one colour per emotion. Returns the figure."""
-    from .simulate.synth import formants
 
     fig, axes = plt.subplots(4, 1, figsize=(8, 7.5), sharex=True)
     for emotion, ex in examples.items():
@@ -479,7 +480,6 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
 
 def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=MIN_FONT_PT, weight="normal", align="center"):
     """A rounded box with its lower-left corner at (x, y) in axes units; returns its centre."""
-    from matplotlib.patches import FancyBboxPatch
 
     ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.004,rounding_size=0.012", fc=face, ec=edge,
                                 lw=1.1, transform=ax.transAxes))
@@ -529,7 +529,6 @@ def plot_architecture(model, cfg, *, k: int, n_common: int | None = None):
     # the shared encoder, one box per block as read from the model
     x0, w, h, gap, top = 0.20, 0.27, 0.068, 0.035, 0.80
     ys = [top - i * (h + gap) for i in range(len(encoder_rows))]
-    from matplotlib.patches import Rectangle
 
     frame_bottom = ys[-1] - 0.02
     ax.add_patch(Rectangle((x0 - 0.012, frame_bottom), w + 0.024, top + h + 0.02 - frame_bottom, fill=False,

@@ -22,6 +22,7 @@ Notebooks hand data to each other only through the profile's artifacts folder
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import platform
@@ -31,6 +32,11 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
+
+import nbformat
+import papermill as pm
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import CaselessStrEnum
 
 from .io import build_lock
 from .params import ParameterError, resolve, schema
@@ -70,13 +76,11 @@ def notebooks(root: Path | None = None, only: Iterable[str] | None = None) -> li
 def declared_parameters(notebook: Path) -> list[str]:
     """Names assigned in the notebook's cell tagged ``parameters`` (exactly one such cell; every
     name declared in ``profiles.yml``)."""
-    import nbformat
 
     nb = nbformat.read(notebook, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
         raise NotebookFailed(f"{notebook.name}: {len(cells)} cells tagged 'parameters' (need exactly one).")
-    import ast
 
     names = []
     for node in ast.parse(cells[0].source).body:
@@ -123,8 +127,6 @@ def _peak_memory_kernel_manager(measured: dict):
     caught in kernel" to the console); the shutdown request that follows stops it cleanly, and
     jupyter_client still terminates a kernel that does not stop in time.
     """
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
 
     class PeakMemoryKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp")
@@ -150,7 +152,6 @@ def execute(notebook: Path, output: Path, inject: Mapping[str, Any], *, root: Pa
 
     Raises :class:`NotebookFailed` with the failing cell's source and error.
     """
-    import papermill as pm
 
     declared_parameters(notebook)  # one parameters cell, declared names only
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +199,6 @@ def clean_executed(path: Path) -> None:
     which holds this run's values; the notebook's declared defaults are hidden when it has one);
     merge each cell's consecutive stream outputs, keeping only the final state of progress bars
     and dropping progress bars from stderr."""
-    import nbformat
 
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("papermill", None)

@@ -26,7 +26,7 @@ from typing import Iterable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 HOLDS, FAILS, NOT_SHOWN, CANNOT = "holds", "does not hold", "not shown", "cannot be judged on this data"
 VERDICTS = (HOLDS, FAILS, NOT_SHOWN, CANNOT)
@@ -39,9 +39,14 @@ def finite(*values) -> bool:
                and math.isfinite(float(v)) for v in values)
 
 
-def t_interval(values, conf: float = 0.95) -> tuple[float, float, float, int]:
+def t_interval(values, conf: float = 0.95, bounds: tuple[float, float] | None = None) -> tuple[float, float, float, int]:
     """Mean and two-sided Student-t interval of ``values`` (non-finite values ignored):
-    ``(mean, low, high, n)``; NaN bounds for fewer than two values."""
+    ``(mean, low, high, n)``; NaN bounds for fewer than two values.
+
+    ``bounds`` (e.g. ``(0, 100)`` for a UAR in percent): the interval is intersected with the
+    range the mean can take. Since the true mean always lies in that range, the intersection
+    covers it whenever the t interval does: the coverage stays at least ``conf``, and no interval
+    of a mean is shown outside [0, 100]."""
     x = np.asarray(values, float)
     x = x[np.isfinite(x)]
     n = int(x.size)
@@ -51,7 +56,10 @@ def t_interval(values, conf: float = 0.95) -> tuple[float, float, float, int]:
     if n < 2:
         return mean, float("nan"), float("nan"), n
     half = float(stats.t.ppf(0.5 + conf / 2, n - 1) * x.std(ddof=1) / np.sqrt(n))
-    return mean, mean - half, mean + half, n
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return mean, low, high, n
 
 
 def paired_interval(a: pd.Series, b: pd.Series) -> tuple[float, float, float, int]:
@@ -113,3 +121,75 @@ def combine(verdicts: Iterable[str]) -> str:
         if v in verdicts:
             return v
     return HOLDS
+
+
+# ------------------------------------------------------------------------------------------------
+# Power of a paired comparison (how small a difference the seeds of this build can resolve)
+# ------------------------------------------------------------------------------------------------
+POWER = 0.8  # the conventional target power of the minimum detectable difference
+
+
+def paired_power(effect: float, sd: float, n: int, alpha: float = ALPHA) -> float:
+    """Power of the two-sided paired t-test at level ``alpha`` to detect a mean difference
+    ``effect`` when the paired differences have standard deviation ``sd`` over ``n`` seeds:
+    ``P(|T| > t_crit)``, ``T`` non-central t with ``n - 1`` degrees of freedom and non-centrality
+    ``effect / (sd / sqrt(n))``. NaN for fewer than two seeds or an ``sd`` that is not finite and
+    positive (differences that do not vary leave the t-test undefined)."""
+    if n < 2 or not finite(sd, effect) or sd <= 0:
+        return float("nan")
+    df, crit = n - 1, stats.t.ppf(1 - alpha / 2, n - 1)
+    nc = abs(effect) / (sd / np.sqrt(n))
+    # the far tail underflows to NaN in scipy's nct for a large nc: it is 0 there
+    far = float(np.nan_to_num(stats.nct.cdf(-crit, df, nc), nan=0.0))
+    return float(stats.nct.sf(crit, df, nc)) + far
+
+
+def minimum_detectable(sd: float, n: int, power: float = POWER, alpha: float = ALPHA) -> float:
+    """The smallest mean paired difference the two-sided paired t-test at level ``alpha`` detects
+    with ``power``, for differences of standard deviation ``sd`` over ``n`` seeds (NaN for fewer
+    than two seeds or an ``sd`` that is not finite and positive)."""
+    if n < 2 or not finite(sd) or sd <= 0:
+        return float("nan")
+    se = sd / np.sqrt(n)
+    high = (stats.t.ppf(1 - alpha / 2, n - 1) + stats.norm.ppf(power)) * se  # a normal-theory start
+    while paired_power(high, sd, n, alpha) < power:
+        high *= 2
+    return float(optimize.brentq(lambda d: paired_power(d, sd, n, alpha) - power, 0.0, high, xtol=1e-6 * se))
+
+
+def seeds_needed(effect: float, sd: float, power: float = POWER, alpha: float = ALPHA,
+                 limit: int = 1_000_000) -> float:
+    """The number of seeds (paired units) the two-sided paired t-test at level ``alpha`` needs to
+    detect ``effect`` with ``power`` when the differences have standard deviation ``sd``
+    (``inf`` beyond ``limit``; NaN for a zero or non-finite effect, or an ``sd`` that is not
+    finite and positive)."""
+    if not finite(effect, sd) or effect == 0 or sd <= 0:
+        return float("nan")
+    low, high = 2, 2
+    while paired_power(effect, sd, high, alpha) < power:
+        low, high = high, high * 2
+        if high > limit:
+            return float("inf")
+    while low < high:  # the smallest n in [low, high] with enough power (power grows with n)
+        mid = (low + high) // 2
+        if paired_power(effect, sd, mid, alpha) >= power:
+            high = mid
+        else:
+            low = mid + 1
+    return float(high)
+
+
+def power_note(sd: float, n: int, effect: float | None = None) -> str:
+    """A sentence on what ``n`` seeds can resolve: the minimum detectable difference (80 % power,
+    5 % level) and, given ``effect`` (the paper's difference), the seeds it would need."""
+    if n < 2:
+        return "power: needs two seeds or more"
+    if not finite(sd) or sd <= 0:
+        return "power: undefined (the paired differences do not vary)"
+    mde = minimum_detectable(sd, n)
+    text = f"detectable with 80 % power: a difference of at least {mde:.2f}"
+    if effect is not None and finite(effect) and effect != 0:
+        need = seeds_needed(effect, sd)
+        text += (f"; the paper's {effect:+.2f} would need {int(need)} seeds" if np.isfinite(need)
+                 else f"; the paper's {effect:+.2f} is beyond reach")
+    return text

@@ -32,6 +32,7 @@ import inspect
 import json
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import resources
@@ -39,13 +40,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import balanced_accuracy_score
+from tqdm import tqdm
 
 from . import methods
+from .clustering import ClusteringRun, resample, softdtw_divergence
 from .corpora import directions, source_of, target_of
-from .features import frame_times
+from .features import extract_features, extractor_from_params, frame_times
+from .io import atomic_write, cached_by_key, stamp_key, torch_device, verify_folder
 from .params import defaults as declared_defaults
-from .segments import DROPPED
-from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, METRICS, VOWELS
+from .segments import DROPPED, SegmentSet
+from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
 
 
 # ------------------------------------------------------------------------------------------------
@@ -90,7 +95,6 @@ class TrainingData:
         return int(self.frames.shape[1])
 
     def save(self, folder) -> None:
-        from .io import atomic_write
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -107,7 +111,6 @@ class TrainingData:
         ``verify`` first checks the files against the digests of the folder's stamp
         (:func:`agcc.io.verify_folder`); the grid's workers skip it (the process that started
         them checked the folder, and hashing the frames in every worker would cost minutes)."""
-        from .io import verify_folder
 
         folder = Path(folder)
         if verify:
@@ -153,7 +156,6 @@ def vowel_templates(segments, mean, std, n_points: int = 10) -> np.ndarray:
     """Per-vowel AG template: the mean of the vowel's validation AG segments, each standardised
     like the AG model and resampled to ``n_points`` frames -> (6, n_points, 24); NaN rows for a
     vowel with no validation token."""
-    from .clustering import resample
 
     tokens = segments.tokens
     out = np.full((len(VOWELS), n_points, segments.ag_frames.shape[1]), np.nan)
@@ -165,7 +167,6 @@ def vowel_templates(segments, mean, std, n_points: int = 10) -> np.ndarray:
 
 
 def _template_distances(templates: np.ndarray, gamma: float) -> np.ndarray:
-    from .clustering import softdtw_divergence
 
     n = len(templates)
     out = np.zeros((n, n))
@@ -263,10 +264,6 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     ``ag_clusters`` is the folder of the AG clustering to use (default ``paths.ag_clusters``, the
     model of notebook 02); the ablations of notebook 07 pass clusterings with another k, each with
     its own ``folder``. Each token's cluster is the clustering run's label of that token."""
-    from .clustering import ClusteringRun
-    from .features import extract_features, extractor_from_params
-    from .io import cached_by_key, stamp_key
-    from .segments import SegmentSet
 
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
@@ -387,9 +384,7 @@ def uar_scores(y_true, y_pred) -> dict:
     predictions (scikit-learn's balanced accuracy: mean recall over the classes present), and per
     emotion the one-vs-rest UAR of the same predictions (emotion vs the other three; NaN when the
     emotion is absent from ``y_true``)."""
-    import warnings
 
-    from sklearn.metrics import balanced_accuracy_score
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     with warnings.catch_warnings():
@@ -596,7 +591,6 @@ def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
     mining)."""
     import torch
 
-    from .io import torch_device
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -677,7 +671,6 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     """Train one model and evaluate it on the target test split (see the module docstring):
     :func:`start_run`, then :func:`train_epoch` and the source validation UAR per epoch until
     :class:`EarlyStopping` stops it, then the best epoch's model on the target test split."""
-    from tqdm import tqdm
 
     start_time = time.perf_counter()
     run = start_run(data, cfg)
@@ -801,7 +794,6 @@ def task_for(cfg: TrainConfig, data_folder) -> dict:
     runs are never reused for other data (e.g. after re-clustering) or other code, and, for a
     method registered outside :mod:`agcc.methods`, the module that registers it (``method_module``,
     for worker processes; :func:`run_task`)."""
-    from .io import stamp_key
 
     data_key = stamp_key(data_folder)[:16]
     module = methods.get(cfg.method).__module__

@@ -10,7 +10,8 @@ import pandas as pd
 from .. import methods, paper
 from ..corpora import cross_directions, upper_bound_pairs, within_directions
 from ..vocab import METRICS
-from ..stats import CANNOT, FAILS, HOLDS, NOT_SHOWN, combine, finite, interval_verdict, welch_interval
+from ..stats import (CANNOT, FAILS, HOLDS, NOT_SHOWN, combine, finite, interval_verdict, minimum_detectable,
+                     power_note, seeds_needed, welch_interval)
 from .artifacts import read_csv_artifact
 from .claims import Claim
 
@@ -105,7 +106,10 @@ def paper_difference(baseline: str, direction: str, metric: str, model: str = "A
 def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directions=None,
                        metrics=METRICS) -> pd.DataFrame:
     """AG-CC minus each baseline per direction and metric: measured mean difference and interval
-    (from ``table_ii_paired.csv``), the paper's difference, and a verdict on "AG-CC is better"."""
+    (from ``table_ii_paired.csv``), the paper's difference, a verdict on "AG-CC is better", and
+    the power of the comparison: ``mde``, the smallest difference these seeds detect with 80 %
+    power at the 5 % level, and ``seeds for paper``, the seeds the paper's difference would need
+    (:mod:`agcc.stats`; from the paired differences' standard deviation ``sd``)."""
     rows = []
     for baseline in baselines:
         for direction in cross_directions() if directions is None else directions:
@@ -118,14 +122,19 @@ def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directi
                 if r is None:
                     verdict, why = CANNOT, ("table_ii_paired.csv missing" if paired is None
                                             else "no such row in table_ii_paired.csv")
-                    diff = low = high = n = np.nan
+                    diff = low = high = n = sd = np.nan
                 else:
                     diff, low, high, n = (float(r["diff_mean"]), float(r["ci_low"]),
                                           float(r["ci_high"]), r["n"])
+                    sd = float(r["sd"]) if "sd" in r.index else np.nan
                     verdict, why = interval_verdict(low, high, n)
+                ref = paper_difference(baseline, direction, metric)
+                if finite(sd, n) and verdict != CANNOT:
+                    why += "; " + power_note(sd, int(n), ref)
                 rows.append({"baseline": baseline, "direction": direction, "metric": metric,
-                             "paper": paper_difference(baseline, direction, metric),
-                             "measured": diff, "ci_low": low, "ci_high": high, "n": n,
+                             "paper": ref, "measured": diff, "ci_low": low, "ci_high": high, "n": n,
+                             "mde": minimum_detectable(sd, int(n)) if finite(sd, n) else np.nan,
+                             "seeds for paper": seeds_needed(ref, sd) if finite(sd) else np.nan,
                              "verdict": verdict, "why": why})
     return pd.DataFrame(rows)
 
