@@ -9,7 +9,9 @@ simulator (:mod:`agcc.simulate`) has a knob for each:
   reverberation, noise) departs from CREMA-D's clean one -- the acoustic mismatch;
 * ``sim_landmark_noise``: the landmark tracking noise of both corpora -- how unreliable the
   articulatory view is;
-* ``sim_improv_intensity``: how strongly the MSP-IMPROV-like speakers express emotion.
+* ``sim_improv_intensity``: how strongly the MSP-IMPROV-like speakers express emotion;
+* ``sim_articulatory_deviation``: how far the articulated vowels depart from the dictionary's
+  label (token deviation and spontaneous substitutions; :class:`agcc.simulate.articulation.Realisation`).
 
 Each *setting* changes one knob from the profile's own value (the *centre*, shared by every
 knob) and re-runs the data pipeline of notebooks 01-02 -- simulation, features, vowel segments,
@@ -36,10 +38,11 @@ from .stats import paired_interval, t_interval
 from .train import TrainConfig, TrainingData, canonical, task_for
 
 KNOBS = {"channel_shift": "sim_channel_shift", "landmark_noise": "sim_landmark_noise",
-         "improv_intensity": "sim_improv_intensity"}
+         "improv_intensity": "sim_improv_intensity", "articulatory_deviation": "sim_articulatory_deviation"}
 TITLES = {"channel_shift": "acoustic channel shift (sim_channel_shift)",
           "landmark_noise": "landmark tracking noise (sim_landmark_noise)",
-          "improv_intensity": "MSP-IMPROV-like emotion intensity (sim_improv_intensity)"}
+          "improv_intensity": "MSP-IMPROV-like emotion intensity (sim_improv_intensity)",
+          "articulatory_deviation": "articulatory deviation from the dictionary (sim_articulatory_deviation)"}
 # the study's methods (registered names, agcc.methods): the proposed one against the reference
 # without alignment and the baseline that differs from it only by its anchors' grouping
 METHODS = ("Source only", "PA-CC", registry.proposed())
@@ -50,15 +53,19 @@ SIZES = {"sim_crema_actors": "sens_crema_actors", "sim_crema_sentences": "sens_c
 
 
 def setting_name(values: dict) -> str:
-    """Folder name of a setting, e.g. ``shift1_noise1_intensity0.5``."""
-    return (f"shift{values['sim_channel_shift']:g}_noise{values['sim_landmark_noise']:g}"
+    """Folder name of a setting, e.g. ``shift1_noise1_intensity0.5`` (``_deviation<v>`` appended
+    when the articulatory deviation is among ``values``)."""
+    name = (f"shift{values['sim_channel_shift']:g}_noise{values['sim_landmark_noise']:g}"
             f"_intensity{values['sim_improv_intensity']:g}")
+    if "sim_articulatory_deviation" in values:
+        name += f"_deviation{values['sim_articulatory_deviation']:g}"
+    return name
 
 
 def sensitivity_settings(params: dict) -> pd.DataFrame:
     """The settings of the study: one row per (knob, value), the centre (the profile's values)
-    belonging to every knob. Columns ``knob, value, position, is_centre, name`` and the three
-    simulator parameters. A knob whose ``sens_<knob>`` list is empty is not varied."""
+    belonging to every knob. Columns ``knob, value, position, is_centre, name`` and the
+    simulator parameters of :data:`KNOBS`. A knob whose ``sens_<knob>`` list is empty is not varied."""
     centre = {p: params[p] for p in KNOBS.values()}
     rows = []
     for knob, param in KNOBS.items():
@@ -77,7 +84,7 @@ def setting_params(params: dict, sim: dict) -> dict:
     the corpus sizes from the ``sens_*`` parameters (real corpora are never used)."""
     out = dict(params)
     out.update({name: params[source] for name, source in SIZES.items()})
-    out.update({k: sim[k] for k in KNOBS.values()})
+    out.update({k: sim[k] for k in KNOBS.values() if k in sim})  # a knob not in sim keeps the profile value
     out.update({c.root_param: "" for c in corpora()}, require_real_corpora=False)
     return out
 

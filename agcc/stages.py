@@ -125,7 +125,7 @@ def clustering_options(params: dict, k: int | None = None) -> dict:
     k itself on k tokens — the final model, fitted on every validation token with the same seed,
     does not depend on it."""
     common = dict(gamma=params["softdtw_gamma"], max_iter=params["kmeans_max_iter"], seed=params["seed"],
-                  backend=params["clustering_backend"])
+                  backend=params["clustering_backend"], speaker_norm=params["ag_speaker_norm"])
     if k is None:
         return dict(ks=params["elbow_ks"], k=params["n_ag_clusters"], subsample=params["elbow_subsample"],
                     **common)

@@ -166,7 +166,9 @@ class MspImprov(Corpus):
     twin = "agcc.simulate.corpora:generate_msp_improv"
     twin_params = {"n_sessions": "sim_improv_sessions", "per_speaker": "sim_improv_per_speaker",
                    "intensity": "sim_improv_intensity", "channel_shift": "sim_channel_shift",
-                   "landmark_noise": "sim_landmark_noise"}
+                   "landmark_noise": "sim_landmark_noise", "speaker_variability": "sim_speaker_variability",
+                   "articulatory_deviation": "sim_articulatory_deviation",
+                   "spontaneous_reduction": "sim_spontaneous_reduction", "style_mismatch": "sim_style_mismatch"}
 
     def read(self, root, *, label=None, landmarks_dir=None, alignments_dir=None) -> pd.DataFrame:
         return read(root, label=label or LABELS[0], landmarks_dir=landmarks_dir, alignments_dir=alignments_dir,

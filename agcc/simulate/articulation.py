@@ -22,8 +22,18 @@ the source controls (voicing, frication noise, level, F0, spectral tilt).
   articulatory studies of emotional speech (Erickson et al. 2006 and 2016; Kim, Toutios et al. 2020,
   "Vocal tract shaping of emotional speech", rtMRI): anger and happiness are hyper-articulated, sadness
   hypo-articulated; happiness spreads the lips (smile), which also raises formants (Tartter 1980).
-* Speakers (:class:`Speaker`): vocal-tract length (formant scale), F0, face proportions and small
-  articulatory and rate habits.
+* Speakers (:class:`Speaker`): vocal-tract length (formant scale), F0, face proportions, articulatory
+  and rate habits, an idiolect (a personal offset of every vowel quality's target; Johnson, Ladefoged &
+  Lindau 1993 found that speakers of one dialect differ in how they articulate the same vowel) and an
+  expressivity (how strongly this speaker shows any emotion). ``variability`` scales every spread.
+* Realisation (:class:`Realisation`, :func:`realised_target`): the articulated vowel is not the
+  dictionary's. Its target moves by the speaker's idiolect and a token-to-token deviation, and is
+  *undershot* towards the neutral tract the shorter the vowel (Lindblom 1963: undershoot grows as
+  duration falls, so it follows speaking rate, stress and emotion) and the more spontaneous the speech
+  (Moon & Lindblom 1994; spontaneous vowels are more reduced than read ones). In spontaneous speech
+  some vowels are articulated as another vowel than the dictionary's (:data:`VOWEL_SUBSTITUTES`;
+  Johnson 2004 on massive reduction in conversational American English): the plan keeps both, so
+  the aligner's TextGrid says one vowel while the mouth did something else.
 """
 from __future__ import annotations
 
@@ -33,11 +43,12 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from .face import FaceGeometry, sample_face_geometry
-from .phones import (ARTIC_PARAMS, CONSONANT_TARGETS, FRICATION, base, intrinsic_duration, is_voiced,
-                     is_vowel, phone_class, pronounce, stress, vowel_targets)
+from .phones import (ARTIC_PARAMS, CONSONANT_TARGETS, FRICATION, VOWEL_TARGETS, base, intrinsic_duration,
+                     is_voiced, is_vowel, phone_class, pronounce, stress, vowel_key, vowel_targets)
 
 __all__ = ["ARTIC_PARAMS", "EMOTIONS", "EMOTION_EFFECTS", "effects", "Speaker", "sample_speaker",
-           "UtterancePlan", "plan_utterance", "articulatory_trajectory"]
+           "Realisation", "VOWEL_SUBSTITUTES", "realised_target", "UtterancePlan", "plan_utterance",
+           "articulatory_trajectory"]
 
 EMOTIONS = ("neutral", "anger", "happiness", "sadness", "disgust", "fear")
 
@@ -48,10 +59,10 @@ EMOTION_EFFECTS: dict[str, dict[str, float]] = {
                     articulation_gain=1.0, spread_offset=0.0, breathiness=0.0),
     "anger": dict(f0_semitones=3.5, f0_range=1.4, intensity_db=6.0, tilt_db_per_oct=3.0, rate=1.10,
                   articulation_gain=1.30, spread_offset=0.03, breathiness=-0.01),
-    "happiness": dict(f0_semitones=3.0, f0_range=1.5, intensity_db=3.0, tilt_db_per_oct=1.5, rate=1.05,
+    "happiness": dict(f0_semitones=3.5, f0_range=1.5, intensity_db=4.0, tilt_db_per_oct=2.0, rate=1.05,
                       articulation_gain=1.20, spread_offset=0.15, breathiness=0.0),
-    "sadness": dict(f0_semitones=-1.5, f0_range=0.6, intensity_db=-5.0, tilt_db_per_oct=-3.0, rate=0.80,
-                    articulation_gain=0.70, spread_offset=-0.05, breathiness=0.04),
+    "sadness": dict(f0_semitones=-1.0, f0_range=0.80, intensity_db=-2.0, tilt_db_per_oct=-1.5, rate=0.92,
+                    articulation_gain=0.85, spread_offset=-0.04, breathiness=0.02),
     # Disgust: low F0, slow, lip corners pulled down/narrowed; fear: high F0, narrow range, fast, tense.
     "disgust": dict(f0_semitones=-0.5, f0_range=0.9, intensity_db=1.0, tilt_db_per_oct=0.0, rate=0.85,
                     articulation_gain=1.05, spread_offset=-0.05, breathiness=0.01),
@@ -65,12 +76,30 @@ _MULTIPLICATIVE = ("f0_range", "rate", "articulation_gain")
 REST_SILENCE = np.array([0.08, 0.30, 0.15, 0.50, 0.50])
 REST_GAIN = np.array([0.35, 0.35, 0.20, 0.50, 0.50])
 LIP_SIGMA_S, TONGUE_SIGMA_S = 0.018, 0.025  # coarticulation smoothing (s); the lips are faster
+# Undershoot (Lindblom 1963): a vowel of duration d reaches 1 - exp(-d / UNDERSHOOT_TAU_S) of its
+# excursion from the neutral tract: ~95 % for a 125 ms stressed vowel, ~80 % for a 65 ms unstressed one.
+UNDERSHOOT_TAU_S = 0.04
+# Idiolect: between-speaker sd of a vowel quality's target (lip and tongue dimensions), before
+# ``variability``. No articulatory study gives it per dimension in these units: a named knob
+# (sim_speaker_variability scales it).
+IDIOLECT_SD = np.array([0.04, 0.04, 0.03, 0.05, 0.05])
+TOKEN_SD = 0.03  # token-to-token deviation of a vowel target (before Realisation.deviation)
+EXPRESSIVITY_SD = 0.35  # log-sd of a speaker's expressivity (multiplies the emotion intensity)
+# Vowels articulated instead of the dictionary's in spontaneous speech: a neighbour in the vowel
+# space, or the first quality of a diphthong (monophthongisation); unstressed vowels go to schwa.
+VOWEL_SUBSTITUTES: dict[str, tuple[str, ...]] = {
+    "IY": ("IH",), "IH": ("IY", "EH"), "EH": ("IH", "AE"), "AE": ("EH",), "AA": ("AH", "AO"),
+    "AO": ("AA",), "AH": ("AA", "EH"), "UH": ("UW", "AH"), "UW": ("UH",), "ER": ("AH",),
+    "EY": ("EH",), "AY": ("AA",), "AW": ("AA",), "OW": ("AO",), "OY": ("AO",)}
 BASE_TILT_DB_PER_OCT = -6.0  # glottal source (-12 dB/oct) + lip radiation (+6 dB/oct)
 BASE_BREATHINESS = 0.03
 
 
-def effects(emotion: str, intensity: float) -> dict[str, float]:
+def effects(emotion: str, intensity: float, style: dict | None = None) -> dict[str, float]:
     """Emotion effects at ``intensity`` (0 = neutral, 1 = the table; above 1 extrapolates).
+
+    ``style`` (from :func:`sample_style`) multiplies each effect's departure from neutral: how one
+    corpus's speakers express an emotion differs from another's.
 
     Raises
     ------
@@ -82,7 +111,8 @@ def effects(emotion: str, intensity: float) -> dict[str, float]:
     if intensity < 0:
         raise ValueError(f"intensity must be >= 0, got {intensity}")
     neu, full = EMOTION_EFFECTS["neutral"], EMOTION_EFFECTS[emotion]
-    out = {k: neu[k] + intensity * (full[k] - neu[k]) for k in neu}
+    mult = (style or {}).get(emotion, {})
+    out = {k: neu[k] + intensity * mult.get(k, 1.0) * (full[k] - neu[k]) for k in neu}
     for k in _MULTIPLICATIVE:  # keep multipliers physical when extrapolating
         out[k] = max(out[k], 0.2)
     return out
@@ -95,7 +125,9 @@ class Speaker:
     ``vtl_scale`` scales all formant frequencies (1 ~ adult male vocal tract, ~1.15-1.2 female: the
     formants scale inversely with vocal-tract length; Fant 1966); ``articulation_gain`` and
     ``spread_habit`` are personal articulatory habits; ``rate`` multiplies the speaking rate;
-    ``f0_range`` the size of pitch excursions.
+    ``f0_range`` the size of pitch excursions; ``idiolect`` maps a vowel quality
+    (:func:`~agcc.simulate.phones.vowel_key`) to this speaker's offset of its target, shape (5,) in
+    :data:`ARTIC_PARAMS` order; ``expressivity`` multiplies the intensity of every emotion.
     """
 
     speaker_id: str
@@ -107,34 +139,138 @@ class Speaker:
     face: FaceGeometry
     rate: float
     f0_range: float = 1.0
+    idiolect: dict | None = None
+    expressivity: float = 1.0
+
+    def vowel_offset(self, key: str) -> np.ndarray:
+        """This speaker's offset (5,) of the target of vowel quality ``key`` (0 without an idiolect)."""
+        return np.zeros(len(ARTIC_PARAMS)) if not self.idiolect else np.asarray(self.idiolect[key])
 
 
-def sample_speaker(speaker_id: str, gender: str, rng: np.random.Generator) -> Speaker:
-    """Draw a speaker of ``gender`` ("F" or "M") from adult population norms."""
+def sample_speaker(speaker_id: str, gender: str, rng: np.random.Generator, *,
+                   variability: float = 1.0) -> Speaker:
+    """Draw a speaker of ``gender`` ("F" or "M") from adult population norms.
+
+    ``variability`` multiplies every between-speaker spread (vocal tract, F0, habits, face, idiolect,
+    expressivity): 0 gives the average speaker of that gender, 1 the documented spreads.
+    """
     if gender not in ("F", "M"):
         raise ValueError(f"gender must be 'F' or 'M', got {gender!r}")
-    z = rng.normal(size=7)
+    if variability < 0:
+        raise ValueError(f"variability must be >= 0, got {variability}")
+    v = float(variability)
+    z = rng.normal(size=7) * v
     fem = gender == "F"
+    face = sample_face_geometry(gender, rng, variability=v)
+    idiolect = {key: (rng.normal(size=len(ARTIC_PARAMS)) * IDIOLECT_SD * v).round(4).tolist()
+                for key in VOWEL_TARGETS}
     return Speaker(
         speaker_id=str(speaker_id), gender=gender,
         vtl_scale=float((1.17 if fem else 1.0) + 0.035 * z[0]),
         f0_hz=float((205.0 if fem else 115.0) * np.exp(0.10 * z[1])),
         articulation_gain=float(np.clip(1.0 + 0.08 * z[2], 0.8, 1.2)),
-        spread_habit=float(0.04 * z[3]), face=sample_face_geometry(gender, rng),
-        rate=float(np.clip(1.0 + 0.07 * z[4], 0.8, 1.2)), f0_range=float(np.exp(0.15 * z[5])))
+        spread_habit=float(0.04 * z[3]), face=face,
+        rate=float(np.clip(1.0 + 0.07 * z[4], 0.8, 1.2)), f0_range=float(np.exp(0.15 * z[5])),
+        idiolect=idiolect, expressivity=float(np.exp(EXPRESSIVITY_SD * z[6])))
+
+
+STYLE_SD = 0.4  # log-sd of a corpus's style multipliers at mismatch 1
+STYLE_RANGE = (0.5, 2.0)  # a corpus may halve or double an effect, no more
+
+
+def sample_style(rng: np.random.Generator, mismatch: float = 1.0) -> dict[str, dict[str, float]]:
+    """A corpus's style of expressing emotion: per emotion and effect of :data:`EMOTION_EFFECTS`, a
+    log-normal multiplier (log-sd ``STYLE_SD * mismatch``, clipped to :data:`STYLE_RANGE`) of the
+    effect's departure from neutral; an emotion's log-multipliers are centred, so a corpus weighs
+    the cues of an emotion differently without expressing it more or less strongly overall.
+
+    Acted and improvised emotion differ in which cues carry it (a reason cross-corpus SER is hard),
+    but no study gives per-cue factors between two corpora: ``mismatch`` is a knob
+    (``sim_style_mismatch``); 0 gives the table itself.
+    """
+    keys = list(EMOTION_EFFECTS["neutral"])
+    out = {}
+    for e in EMOTIONS[1:]:
+        z = rng.normal(size=len(keys))
+        z -= z.mean()  # re-weights the cues of an emotion without making it more or less salient overall
+        out[e] = {k: float(np.clip(np.exp(STYLE_SD * mismatch * v), *STYLE_RANGE)) for k, v in zip(keys, z)}
+    return out
+
+
+@dataclass(frozen=True)
+class Realisation:
+    """How far an utterance's articulation departs from the dictionary.
+
+    ``spontaneity`` 0 = read or acted from a script, 1 = natural conversation; ``deviation``
+    multiplies the token-to-token deviation of vowel targets and the substitution probabilities (the
+    articulatory deviation from the dictionary, a knob); ``reduction`` is the share of a vowel's
+    excursion from the neutral tract lost in fully spontaneous speech (beyond the duration-driven
+    undershoot); ``p_substitute`` / ``p_schwa`` the probabilities that a stressed / unstressed
+    vowel of fully spontaneous speech is articulated as another vowel / as schwa; ``style`` the
+    corpus's style of expressing emotion (:func:`sample_style`; ``None`` = the table).
+    """
+
+    spontaneity: float = 0.0
+    deviation: float = 1.0
+    reduction: float = 0.2
+    p_substitute: float = 0.10
+    p_schwa: float = 0.30
+    style: dict | None = None  # the corpus's style of expressing emotion (sample_style)
+
+    def __post_init__(self):
+        if not 0.0 <= self.spontaneity <= 1.0:
+            raise ValueError(f"spontaneity must be in [0, 1], got {self.spontaneity}")
+        if self.deviation < 0 or not 0.0 <= self.reduction < 1.0:
+            raise ValueError(f"deviation must be >= 0 and reduction in [0, 1), got {self.deviation}, {self.reduction}")
+
+
+READ = Realisation()
+
+
+def realised_target(target: np.ndarray, duration_s: float, realisation: Realisation,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The articulated target (5,) of a vowel token from its intended ``target`` (dictionary plus
+    idiolect): a token-to-token deviation, then undershoot towards the neutral tract
+    (:data:`REST_GAIN`) that grows as the vowel gets shorter (Lindblom 1963) and with spontaneity."""
+    reach = (1.0 - np.exp(-duration_s / UNDERSHOOT_TAU_S)) * (1.0 - realisation.reduction * realisation.spontaneity)
+    noisy = target + rng.normal(0.0, TOKEN_SD * realisation.deviation, len(ARTIC_PARAMS))
+    return REST_GAIN + reach * (noisy - REST_GAIN)
 
 
 @dataclass
 class UtterancePlan:
-    """True timing of an utterance: phones and words as ``(label, start_s, end_s)``; gaps are silence."""
+    """True timing of an utterance: phones and words as ``(label, start_s, end_s)``; gaps are silence.
+
+    ``phones`` are the phones articulated; ``dictionary`` (same length) the dictionary's phone at each
+    position, which is what a forced aligner labels (they differ where a spontaneous vowel was
+    substituted or reduced)."""
 
     phones: list[tuple[str, float, float]]
     words: list[tuple[str, float, float]]
     duration: float
+    dictionary: list[str] | None = None
+
+    def aligner_phones(self) -> list[tuple[str, float, float]]:
+        """The phones with the dictionary's labels and the true times (an aligner's input)."""
+        labels = self.dictionary or [p for p, _, _ in self.phones]
+        return [(lab, s, e) for lab, (_, s, e) in zip(labels, self.phones)]
+
+
+def _substitute(phone: str, realisation: Realisation, rng: np.random.Generator) -> str:
+    """The vowel articulated for dictionary vowel ``phone`` (itself unless spontaneity substitutes it)."""
+    k = realisation.spontaneity * realisation.deviation
+    if k <= 0 or not is_vowel(phone):
+        return phone
+    if stress(phone) == 0 and base(phone) != "AH" and rng.random() < min(k * realisation.p_schwa, 1.0):
+        return "AH0"
+    if stress(phone) != 0 and rng.random() < min(k * realisation.p_substitute, 1.0):
+        return str(rng.choice(VOWEL_SUBSTITUTES[base(phone)])) + str(stress(phone))
+    return phone
 
 
 def plan_utterance(words: list[str], speaker: Speaker, emotion: str, intensity: float,
-                   rng: np.random.Generator, *, rate_jitter: float = 0.15, p_pause: float = 0.08) -> UtterancePlan:
+                   rng: np.random.Generator, *, rate_jitter: float = 0.15, p_pause: float = 0.08,
+                   realisation: Realisation = READ) -> UtterancePlan:
     """Time the phones of ``words`` (CMUdict pronunciations).
 
     Parameters
@@ -144,10 +280,14 @@ def plan_utterance(words: list[str], speaker: Speaker, emotion: str, intensity: 
         rate also varies, with half this spread.
     p_pause
         Probability of a short pause (80-200 ms before rate scaling) between two words.
+    realisation
+        Spontaneity and deviation from the dictionary (:class:`Realisation`): in spontaneous speech
+        some vowels are articulated as another (``UtterancePlan.phones``) than the dictionary's
+        (``UtterancePlan.dictionary``).
     """
     if not words:
         raise ValueError("an utterance needs at least one word")
-    eff = effects(emotion, intensity)
+    eff = effects(emotion, intensity * speaker.expressivity, realisation.style)
     rate = speaker.rate * eff["rate"] * np.exp(rng.normal(0.0, rate_jitter / 2))
     prons = [pronounce(w) for w in words]
     last = prons[-1]
@@ -156,19 +296,22 @@ def plan_utterance(words: list[str], speaker: Speaker, emotion: str, intensity: 
     n_ph = sum(len(p) for p in prons)
     jit = np.exp(rng.normal(0.0, rate_jitter, n_ph))
     t = float(rng.uniform(0.15, 0.40))
-    phones, out_words, k = [], [], 0
+    phones, dictionary, out_words, k = [], [], [], 0
     for wi, (w, pron) in enumerate(zip(words, prons)):
         w0 = t
         for pi, ph in enumerate(pron):
-            d = intrinsic_duration(ph) / rate * jit[k]
+            said = _substitute(ph, realisation, rng)
+            d = intrinsic_duration(said) / rate * jit[k]
             if wi == len(words) - 1 and pi >= final_from:
                 d *= 1.4
-            phones.append((ph, t, t + max(d, 0.025)))
+            phones.append((said, t, t + max(d, 0.025)))
+            dictionary.append(ph)
             t, k = t + max(d, 0.025), k + 1
         out_words.append((w, w0, t))
         if wi < len(words) - 1 and rng.random() < p_pause:
             t += rng.uniform(0.08, 0.20) / rate
-    return UtterancePlan(phones=phones, words=out_words, duration=t + float(rng.uniform(0.15, 0.40)))
+    return UtterancePlan(phones=phones, words=out_words, duration=t + float(rng.uniform(0.15, 0.40)),
+                         dictionary=dictionary)
 
 
 def _phone_source(ph: str, m: int, voiced: bool):
@@ -199,8 +342,12 @@ def _smooth_noise(n: int, sigma_frames: float, rng: np.random.Generator) -> np.n
 
 
 def articulatory_trajectory(plan: UtterancePlan, speaker: Speaker, emotion: str, intensity: float,
-                            rng: np.random.Generator, *, frame_rate: float = 200.0) -> dict[str, np.ndarray]:
+                            rng: np.random.Generator, *, frame_rate: float = 200.0,
+                            realisation: Realisation = READ) -> dict[str, np.ndarray]:
     """Frame-wise articulatory and source parameters of a planned utterance.
+
+    Vowel targets are :func:`realised_target` of the articulated phone's target plus the speaker's
+    idiolect; emotion acts at ``intensity`` times the speaker's expressivity.
 
     Returns
     -------
@@ -211,7 +358,7 @@ def articulatory_trajectory(plan: UtterancePlan, speaker: Speaker, emotion: str,
         ``f0_hz``, ``tilt_db_per_oct``, ``breathiness``; and 0-d arrays ``duration`` (s) and
         ``frame_rate``.
     """
-    eff = effects(emotion, intensity)
+    eff = effects(emotion, intensity * speaker.expressivity, realisation.style)
     fr = float(frame_rate)
     n = int(np.ceil(plan.duration * fr - 1e-9))
     t = np.arange(n) / fr
@@ -230,9 +377,10 @@ def articulatory_trajectory(plan: UtterancePlan, speaker: Speaker, emotion: str,
         m, sl = i1 - i0, slice(i0, i1)
         speech[sl] = 1.0
         if is_vowel(ph):
-            a, z = (np.asarray(v) for v in vowel_targets(ph))
+            offset = speaker.vowel_offset(vowel_key(ph))
+            a, z = (realised_target(np.asarray(v) + offset, e - s, realisation, rng) for v in vowel_targets(ph))
             frac = np.linspace(0.0, 1.0, m)[:, None]  # diphthongs glide from a to z
-            tgt[sl] = (1 - frac) * a + frac * z + rng.normal(0.0, 0.03, P)  # token-to-token variation
+            tgt[sl] = (1 - frac) * a + frac * z
             wgt[sl] = 1.0
             voicing[sl] = 1.0
             gain[sl] = {0: -3.0, 1: 1.5, 2: 0.0}[stress(ph)]

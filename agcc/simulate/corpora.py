@@ -45,7 +45,7 @@ from .phones import words_of
 from .sentences import CREMA_D_SENTENCES, MSP_IMPROV_CONVERSATION, MSP_IMPROV_TARGET_SENTENCES
 from .writers import write_openface_csv, write_textgrid
 
-SIM_VERSION = 2  # bump when the generator's output changes, so cached corpora are regenerated
+SIM_VERSION = 3  # bump when the generator's output changes, so cached corpora are regenerated
 MANIFEST = "simulation.json"
 SYNTH_SR = 16000
 
@@ -54,6 +54,15 @@ CREMA_EMOTIONS = CREMA_CODES  # ANG -> anger, ... in the release's order
 CREMA_VOTE = {code: letter for code, emotion in CREMA_CODES.items() for letter, e in LETTERS.items() if e == emotion}
 IMPROV_EMOTIONS = {letter: LETTERS[letter] for letter in IMPROV_TARGETS}
 IMPROV_CATEGORY = {"A": "Angry", "H": "Happy", "S": "Sad", "N": "Neutral", "O": "Other"}
+# Forced-alignment boundary error (sd, s) on read speech: HMM aligners put 80-89 % of TIMIT's phone
+# boundaries within 20 ms of the manual ones (Stolcke et al. 2014), i.e. a Gaussian sd of 13-16 ms;
+# spontaneous speech is aligned worse (Buckeye vs TIMIT; McAuliffe et al. 2017), by a factor that no
+# source gives in these terms: ALIGN_SPONTANEOUS_FACTOR at spontaneity 1 (a constant, documented).
+ALIGN_SD_S = 0.014
+ALIGN_SPONTANEOUS_FACTOR = 1.5
+# Spontaneity of the MSP-IMPROV recording types: read (R), improvised target sentence (T), other
+# improvised turns (S), natural interaction between takes (P). CREMA-D is read/acted: 0.
+IMPROV_SPONTANEITY = {"R": 0.0, "T": 0.6, "S": 0.8, "P": 1.0}
 # Share of recording types in the real corpus (R, S, T, P: 652, 620, 4381, 2785 of 8438 turns).
 IMPROV_TYPES = {"R": 652, "S": 620, "T": 4381, "P": 2785}
 
@@ -67,8 +76,10 @@ def render_utterance(spec: dict[str, Any]) -> dict[str, Any]:
     rng = np.random.default_rng(spec["seed"])
     speaker = spec["speaker"]
     words = words_of(spec["text"])
-    plan = articulation.plan_utterance(words, speaker, spec["emotion"], spec["intensity"], rng)
-    traj = articulation.articulatory_trajectory(plan, speaker, spec["emotion"], spec["intensity"], rng)
+    real = spec.get("realisation", articulation.READ)
+    plan = articulation.plan_utterance(words, speaker, spec["emotion"], spec["intensity"], rng, realisation=real)
+    traj = articulation.articulatory_trajectory(plan, speaker, spec["emotion"], spec["intensity"], rng,
+                                                realisation=real)
     wav = synth.synthesize(traj, speaker.vtl_scale, rng, sr=SYNTH_SR)
     wav = synth.apply_channel(wav, SYNTH_SR, spec["channel"], rng)
     if spec.get("silent"):
@@ -88,7 +99,9 @@ def render_utterance(spec: dict[str, Any]) -> dict[str, Any]:
         oov = None
         if spec.get("oov") and len(plan.words) > 1:
             oov = int(rng.integers(len(plan.words)))
-        write_textgrid(Path(spec["textgrid_path"]), plan.words, plan.phones, plan.duration, rng, oov_word=oov)
+        # the aligner labels the dictionary's phones; its boundaries err by align_sd_s
+        write_textgrid(Path(spec["textgrid_path"]), plan.words, plan.aligner_phones(), plan.duration, rng,
+                       jitter_sd_s=spec.get("align_sd_s", ALIGN_SD_S), oov_word=oov)
     return {"utt_id": spec["utt_id"], "duration": plan.duration}
 
 
@@ -161,8 +174,10 @@ def _landmark_args(noise_px: float, p_gap: float, p_long: float, p_all: float) -
 # CREMA-D-like
 # --------------------------------------------------------------------------------------------
 def generate_crema_d(root, *, n_actors: int = 18, n_sentences: int = 12, intensity: float = 0.9,
-                     landmark_noise: float = 1.0, seed: int = 0, workers: int = 0,
-                     progress: bool = True, force: bool = False) -> Path:
+                     landmark_noise: float = 1.0, speaker_variability: float = 1.0,
+                     articulatory_deviation: float = 1.0, spontaneous_reduction: float = 0.2,
+                     style_mismatch: float = 0.0, seed: int = 0, workers: int = 0, progress: bool = True,
+                     force: bool = False) -> Path:
     """Write (or reuse) the CREMA-D-like corpus under ``root``; returns ``root``.
 
     Parameters
@@ -175,11 +190,22 @@ def generate_crema_d(root, *, n_actors: int = 18, n_sentences: int = 12, intensi
         Mean emotion intensity (scripted, intense: default 0.9).
     landmark_noise
         Multiplier on the tracking noise (default 0.8 px at this camera's face size).
+    speaker_variability, articulatory_deviation, spontaneous_reduction
+        Between-speaker spreads (:func:`~.articulation.sample_speaker`), deviation of the articulated
+        vowels from the dictionary and reduction of spontaneous speech (:class:`~.articulation.Realisation`;
+        CREMA-D is read, so only the deviation acts here).
+    style_mismatch
+        How far this corpus's style of expressing emotion departs from the table
+        (:func:`~.articulation.sample_style`, drawn once per corpus).
     """
     if not 1 <= n_actors <= 91 or not 1 <= n_sentences <= 12:
         raise ValueError("n_actors must be in 1..91 and n_sentences in 1..12")
     params = dict(n_actors=n_actors, n_sentences=n_sentences, intensity=intensity,
-                  landmark_noise=landmark_noise, seed=seed)
+                  landmark_noise=landmark_noise, speaker_variability=speaker_variability,
+                  articulatory_deviation=articulatory_deviation, style_mismatch=style_mismatch, seed=seed)
+    realisation = articulation.Realisation(
+        spontaneity=0.0, deviation=articulatory_deviation, reduction=spontaneous_reduction,
+        style=articulation.sample_style(np.random.default_rng([seed, 1, 5]), style_mismatch))
 
     def build(root: Path):
         rng = np.random.default_rng([seed, 1])
@@ -191,7 +217,7 @@ def generate_crema_d(root, *, n_actors: int = 18, n_sentences: int = 12, intensi
         demo, specs, votes = [], [], []
         for k, actor in enumerate(ids):
             gender = "F" if k % 2 else "M"
-            speaker = articulation.sample_speaker(str(actor), gender, rng)
+            speaker = articulation.sample_speaker(str(actor), gender, rng, variability=speaker_variability)
             demo.append([actor, int(rng.integers(20, 75)), "Female" if gender == "F" else "Male",
                          str(rng.choice(["Caucasian", "African American", "Asian", "Unknown"])),
                          str(rng.choice(["Not Hispanic", "Hispanic"], p=[0.85, 0.15]))])
@@ -206,6 +232,7 @@ def generate_crema_d(root, *, n_actors: int = 18, n_sentences: int = 12, intensi
                             utt_id=stem, seed=[seed, 1, len(specs)], speaker=speaker,
                             text=CREMA_D_SENTENCES[sent], emotion=CREMA_EMOTIONS[emo],
                             intensity=inten, channel=synth.CLEAN, sample_rate=SYNTH_SR,
+                            realisation=realisation, align_sd_s=ALIGN_SD_S,
                             audio_path=str(root / "AudioWAV" / f"{stem}.wav"),
                             openface_path=str(root / "openface" / f"{stem}.csv"),
                             textgrid_path=str(root / "mfa" / f"{stem}.TextGrid"),
@@ -267,17 +294,28 @@ IMPROV_SAMPLE_RATE = 22050  # the real rate is unverified; not 16 kHz, so that r
 
 
 def improv_channel(shift: float) -> synth.Channel:
-    """The MSP-IMPROV-like recording channel at a given severity (0 = the clean CREMA-D channel)."""
+    """The MSP-IMPROV-like recording channel at a given severity (0 = the clean CREMA-D channel).
+
+    MSP-IMPROV was recorded in a sound booth with microphones worn by the actors (Busso et al. 2017),
+    so its channel differs from CREMA-D's by the microphone's response and a little room, not by a
+    reverberant, noisy room: at severity 1, a band of 110 Hz to 6.8 kHz with a +5 dB presence peak at
+    2.5 kHz, RT60 0.15 s (a booth's) heard 12 dB below the direct sound (a worn microphone is close to
+    the mouth; Praat's formant tracker reads through it: see
+    :mod:`agcc.simulate.validate`) and a 32 dB SNR. An earlier version (0.4 s, 20 dB of pink noise)
+    hid F1 from an LPC formant tracker, which a booth recording does not do.
+    """
     c = synth.CLEAN
     return replace(c, mic_lowcut_hz=c.mic_lowcut_hz + 90.0 * shift,
-                   mic_highcut_hz=max(c.mic_highcut_hz - 2400.0 * shift, 2000.0),
-                   mic_peak_hz=2500.0, mic_peak_db=6.0 * shift, rt60_s=0.4 * shift,
-                   snr_db=c.snr_db - 25.0 * shift, gain_db=-3.0 * shift)
+                   mic_highcut_hz=max(c.mic_highcut_hz - 1200.0 * shift, 2000.0),
+                   mic_peak_hz=2500.0, mic_peak_db=5.0 * shift, rt60_s=0.15 * shift,
+                   snr_db=c.snr_db - 13.0 * shift, gain_db=-3.0 * shift, drr_db=c.drr_db + 9.0 * shift)
 
 
 def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, intensity: float = 0.5,
-                        channel_shift: float = 1.0, landmark_noise: float = 1.0, seed: int = 0,
-                        workers: int = 0, progress: bool = True, force: bool = False) -> Path:
+                        channel_shift: float = 1.0, landmark_noise: float = 1.0, speaker_variability: float = 1.0,
+                        articulatory_deviation: float = 1.0, spontaneous_reduction: float = 0.2,
+                        style_mismatch: float = 0.0, seed: int = 0, workers: int = 0, progress: bool = True,
+                        force: bool = False) -> Path:
     """Write (or reuse) the MSP-IMPROV-like corpus under ``root``; returns ``root``.
 
     Parameters
@@ -292,11 +330,17 @@ def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, in
         than CREMA-D.
     channel_shift
         Severity of the recording channel (see :func:`improv_channel`).
+    speaker_variability, articulatory_deviation, spontaneous_reduction, style_mismatch
+        As for :func:`generate_crema_d`; each recording type has its spontaneity
+        (:data:`IMPROV_SPONTANEITY`), which also scales the aligner's boundary error.
     """
     if not 1 <= n_sessions <= 6 or per_speaker < 1:
         raise ValueError("n_sessions must be in 1..6 and per_speaker >= 1")
     params = dict(n_sessions=n_sessions, per_speaker=per_speaker, intensity=intensity,
-                  channel_shift=channel_shift, landmark_noise=landmark_noise, seed=seed)
+                  channel_shift=channel_shift, landmark_noise=landmark_noise,
+                  speaker_variability=speaker_variability, articulatory_deviation=articulatory_deviation,
+                  spontaneous_reduction=spontaneous_reduction, style_mismatch=style_mismatch, seed=seed)
+    style = articulation.sample_style(np.random.default_rng([seed, 2, 5]), style_mismatch)
     type_share = np.array(list(IMPROV_TYPES.values()), float)
     type_share /= type_share.sum()
     type_factor = {"R": 1.1, "S": 1.0, "T": 1.0, "P": 0.7}
@@ -308,7 +352,7 @@ def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, in
         for session in range(1, n_sessions + 1):
             for gender in ("F", "M"):
                 spk = f"{gender}{session:02d}"
-                speaker = articulation.sample_speaker(spk, gender, rng)
+                speaker = articulation.sample_speaker(spk, gender, rng, variability=speaker_variability)
                 pair = "FM" if gender == "F" else "MF"
                 for _ in range(per_speaker):
                     rtype = str(rng.choice(list(IMPROV_TYPES), p=type_share))
@@ -330,6 +374,10 @@ def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, in
                     specs.append(dict(
                         utt_id=stem, seed=[seed, 2, len(specs)], speaker=speaker, text=text,
                         emotion=IMPROV_EMOTIONS[emo], intensity=inten, channel=channel,
+                        realisation=articulation.Realisation(spontaneity=IMPROV_SPONTANEITY[rtype],
+                                                             deviation=articulatory_deviation,
+                                                             reduction=spontaneous_reduction, style=style),
+                        align_sd_s=ALIGN_SD_S * (1 + (ALIGN_SPONTANEOUS_FACTOR - 1) * IMPROV_SPONTANEITY[rtype]),
                         sample_rate=IMPROV_SAMPLE_RATE, audio_path=str(folder / f"{stem}.wav"),
                         openface_path=str(root / "openface" / f"{stem}.csv"),
                         textgrid_path=str(root / "mfa" / f"{stem}.TextGrid"),

@@ -52,10 +52,11 @@ class FaceGeometry:
     eye_size: float = 1.0
 
 
-def sample_face_geometry(gender: str, rng: np.random.Generator) -> FaceGeometry:
-    """Draw face proportions; male faces slightly longer and wider-jawed (anthropometric norms)."""
+def sample_face_geometry(gender: str, rng: np.random.Generator, *, variability: float = 1.0) -> FaceGeometry:
+    """Draw face proportions; male faces slightly longer and wider-jawed (anthropometric norms).
+    ``variability`` multiplies the between-speaker spreads (0 = the average face of the gender)."""
     m = 1.0 if gender == "M" else 0.0
-    z = rng.normal(size=6)
+    z = rng.normal(size=6) * variability
     f = (1.0 + 0.03 * m + 0.07 * z[0], 1.0 - 0.05 * m + 0.15 * z[1], 1.0 + 0.05 * z[2],
          1.0 + 0.05 * m + 0.06 * z[3], 1.0 + 0.04 * m + 0.05 * z[4], 1.0 + 0.08 * z[5])
     return FaceGeometry(*(float(v) for v in f))

@@ -136,10 +136,15 @@ def is_voiced(phone: str) -> bool:
     return is_vowel(phone) or base(phone) in VOICED_CONSONANTS
 
 
+def vowel_key(phone: str) -> str:
+    """Key of a vowel's quality in :data:`VOWEL_TARGETS` (its base symbol; unstressed AH is ``AH0``)."""
+    b = base(phone)
+    return "AH0" if b == "AH" and stress(phone) == 0 else b
+
+
 def vowel_targets(phone: str) -> tuple[_T, _T]:
     """Start and end targets (in :data:`ARTIC_PARAMS` order) of a vowel; AH0 is schwa."""
-    b = base(phone)
-    return VOWEL_TARGETS["AH0" if b == "AH" and stress(phone) == 0 else b]
+    return VOWEL_TARGETS[vowel_key(phone)]
 
 
 def intrinsic_duration(phone: str) -> float:

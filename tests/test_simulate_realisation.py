@@ -1,0 +1,117 @@
+"""Articulation that is not a function of the dictionary label (issue 15): undershoot, idiolect,
+spontaneous substitutions, aligner labels; Praat's formants follow the articulation; the NMI of
+clusters with token attributes; per-speaker normalisation; the calibration checks."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from agcc.clustering import cluster_information, speaker_normalised
+from agcc.simulate import articulation as A
+from agcc.simulate import validate as V
+from agcc.simulate.calibrate import level_checks
+from agcc.simulate.phones import VOWEL_TARGETS, is_vowel, words_of
+from agcc.vocab import METRICS
+
+
+def test_undershoot_grows_as_vowels_shorten_and_with_spontaneity():
+    target = np.array(VOWEL_TARGETS["IY"][0])
+    calm = A.Realisation(deviation=0.0)
+    dist = lambda d, r: np.abs(A.realised_target(target, d, r, np.random.default_rng(0)) - A.REST_GAIN).sum()  # noqa: E731
+    assert dist(0.04, calm) < 0.75 * dist(0.15, calm)  # Lindblom 1963: short vowels fall short
+    assert dist(0.15, calm) > 0.9 * np.abs(target - A.REST_GAIN).sum()  # long stressed vowels nearly reach
+    spont = A.Realisation(spontaneity=1.0, deviation=0.0, reduction=0.2)
+    assert dist(0.15, spont) == pytest.approx(0.8 * dist(0.15, calm))
+
+
+def test_speakers_have_idiolects_and_variability_zero_is_the_average_speaker():
+    rng = np.random.default_rng(1)
+    a, b = A.sample_speaker("a", "F", rng), A.sample_speaker("b", "F", rng)
+    assert np.abs(a.vowel_offset("IY") - b.vowel_offset("IY")).max() > 0.01
+    flat = A.sample_speaker("c", "M", rng, variability=0.0)
+    assert np.all(flat.vowel_offset("AA") == 0) and flat.expressivity == 1.0
+    again = A.sample_speaker("c", "M", rng, variability=0.0)  # other draws, same average male speaker
+    assert again.face == flat.face and again.vtl_scale == flat.vtl_scale and again.f0_hz == flat.f0_hz
+
+
+def test_spontaneous_speech_departs_from_the_dictionary_and_read_speech_does_not():
+    spk = A.sample_speaker("s", "M", np.random.default_rng(2))
+    words = words_of("I think we should go over there and talk about it with them again today")
+    changed = {}
+    for spont in (0.0, 1.0):
+        n = 0
+        for seed in range(20):
+            plan = A.plan_utterance(words, spk, "neutral", 0.0, np.random.default_rng(seed),
+                                    realisation=A.Realisation(spontaneity=spont))
+            assert len(plan.dictionary) == len(plan.phones)
+            n += sum(d != p for d, (p, _, _) in zip(plan.dictionary, plan.phones))
+            # the aligner's phones carry the dictionary's labels at the articulated times
+            assert [lab for lab, _, _ in plan.aligner_phones()] == plan.dictionary
+            assert all(is_vowel(p) == is_vowel(d) for d, (p, _, _) in zip(plan.dictionary, plan.phones))
+        changed[spont] = n
+    assert changed[0.0] == 0 and changed[1.0] >= 20, changed
+
+
+def test_praat_formants_follow_articulation_on_both_corpora():
+    tokens = V.formant_tokens(n_speakers=2, utterances=10, seed=0)
+    checks = V.formant_checks(tokens).set_index("corpus")
+    assert set(checks.index) == set(V.CORPORA)
+    for corpus, row in checks.iterrows():
+        # within a vowel and speaker: F1 rises with opening, F2 with frontness, both track the synthesiser's
+        assert row["F1~open"] > 0.1 and row["F2~front"] > 0.3, (corpus, row.to_dict())
+        assert row["F1~model"] > 0.2 and row["F2~model"] > 0.4, (corpus, row.to_dict())
+        assert row["f1_found"] > 0.75, (corpus, row.to_dict())  # the channel does not hide F1
+    means = V.vowel_means(tokens)
+    corner = means[means["vowel"].isin(["i", "a", "u"])]
+    assert corner["F1_ratio"].between(0.6, 1.5).all() and corner["F2_ratio"].between(0.6, 1.5).all(), corner
+
+
+def _tokens(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"corpus": rng.choice(["crema_d", "msp_improv"], n),
+                         "speaker": rng.choice(list("abcd"), n), "vowel": rng.choice(list("aiu"), n),
+                         "emotion": rng.choice(["anger", "sadness"], n)})
+
+
+def test_cluster_information_reads_what_the_clusters_group():
+    tokens = _tokens()
+    by_speaker = pd.factorize(tokens["corpus"] + tokens["speaker"])[0]
+    info = cluster_information(by_speaker, tokens, n_shuffles=5).set_index(["attribute", "scope"])
+    assert info.loc[("speaker", "all"), "nmi"] == pytest.approx(1.0)
+    assert info.loc[("speaker", "all"), "shuffled"] < 0.05
+    assert info.loc[("emotion", "all"), "nmi"] < 0.05
+    assert ("vowel", "a") not in info.index and ("speaker", "a") in info.index
+    with pytest.raises(ValueError):
+        cluster_information(by_speaker[:-1], tokens)
+
+
+def test_per_speaker_normalisation_standardises_each_speaker():
+    tokens = _tokens(40)
+    rng = np.random.default_rng(3)
+    lengths = rng.integers(3, 8, len(tokens))
+    shift = {s: rng.normal(0, 5, 24) for s in "abcd"}
+    frames = [rng.normal(size=(n, 24)) * 0.1 + shift[s] for n, s in zip(lengths, tokens["speaker"])]
+    segments = SimpleNamespace(tokens=tokens, ag=lambda i: frames[i])
+    out = speaker_normalised(segments, "per_speaker")
+    key = (tokens["corpus"] + tokens["speaker"]).to_numpy()
+    for spk in np.unique(key):
+        x = np.concatenate([out[i] for i in np.flatnonzero(key == spk)])
+        np.testing.assert_allclose(x.mean(0), 0.0, atol=1e-4)  # float32
+        np.testing.assert_allclose(x.std(0), 1.0, atol=1e-3)
+    assert np.array_equal(speaker_normalised(segments, "none")[0], frames[0].astype(np.float32))
+    with pytest.raises(ValueError):
+        speaker_normalised(segments, "per_corpus")
+
+
+def test_level_checks_against_the_papers_levels():
+    def runs(levels, binary=80.0):
+        return pd.DataFrame([{"direction": d, "seed": 0, **{m: (v if m == "4-CAT" else binary) for m in METRICS}}
+                             for d, v in levels.items()])
+    good = level_checks(runs({"C->C": 66.0, "I->I": 61.0, "C->I": 54.0, "I->C": 52.0}))
+    assert good["ok"].all(), good
+    bad = level_checks(runs({"C->C": 88.0, "I->I": 67.0, "C->I": 60.0, "I->C": 84.0})).set_index("direction")
+    assert not bad.loc["C->C", "ok"] and not bad.loc["I->C", "ok"]  # too easy; above its target's bound
+    assert not level_checks(runs({"C->C": 66.0}, binary=96.0))["ok"].any()  # a binary cell at ceiling
