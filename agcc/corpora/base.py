@@ -38,6 +38,13 @@ LETTERS = {"A": "anger", "D": "disgust", "F": "fear", "H": "happiness", "N": "ne
            "S": "sadness", "O": "other", "X": "no_agreement"}
 
 
+# The simulator's realism knobs that every simulated twin takes (agcc.simulate.corpora), with the
+# parameters that set them; a corpus's twin_params add its own sizes and intensity to these.
+SIMULATOR_KNOBS = {"landmark_noise": "sim_landmark_noise", "speaker_variability": "sim_speaker_variability",
+                   "articulatory_deviation": "sim_articulatory_deviation",
+                   "spontaneous_reduction": "sim_spontaneous_reduction", "style_mismatch": "sim_style_mismatch"}
+
+
 class Corpus:
     """One corpus, as the rest of agcc sees it. Subclasses set the class attributes and :meth:`read`.
 
@@ -77,10 +84,16 @@ class Corpus:
     layout: ClassVar[str] = ""
     twin: ClassVar[str] = ""
     twin_params: ClassVar[Mapping[str, str]] = {}
+    #: the module-level reader ``reader(root, *, label, landmarks_dir, alignments_dir, corpus)``
+    reader: ClassVar[Callable[..., pd.DataFrame] | None] = None
 
     def read(self, root, *, label: str | None = None, landmarks_dir=None, alignments_dir=None) -> pd.DataFrame:
-        """The utterance table of a copy of the corpus under ``root`` (the schema above)."""
-        raise NotImplementedError
+        """The utterance table of a copy of the corpus under ``root`` (the schema above), by its
+        :attr:`reader` (the first label choice by default)."""
+        if self.reader is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no reader")
+        return type(self).reader(root, label=label or self.labels[0], landmarks_dir=landmarks_dir,
+                                 alignments_dir=alignments_dir, corpus=self.name)
 
     def group_of(self, utt_id: str) -> str:
         """The kind of recording a clip is (e.g. MSP-IMPROV's read, improvised, target-sentence,

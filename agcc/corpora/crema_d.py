@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .base import LETTERS, Corpus, finish
+from .base import LETTERS, SIMULATOR_KNOBS, Corpus, finish
 from .files import (files_with_suffix, find, orphan_reason, orphans, read_table, side_folders, side_index,
                     side_paths)
 
@@ -168,11 +168,5 @@ class CremaD(Corpus):
     layout = LAYOUT
     twin = "agcc.simulate.corpora:generate_crema_d"
     twin_params = {"n_actors": "sim_crema_actors", "n_sentences": "sim_crema_sentences",
-                   "intensity": "sim_crema_intensity", "landmark_noise": "sim_landmark_noise",
-                   "speaker_variability": "sim_speaker_variability",
-                   "articulatory_deviation": "sim_articulatory_deviation",
-                   "spontaneous_reduction": "sim_spontaneous_reduction", "style_mismatch": "sim_style_mismatch"}
-
-    def read(self, root, *, label=None, landmarks_dir=None, alignments_dir=None) -> pd.DataFrame:
-        return read(root, label=label or LABELS[0], landmarks_dir=landmarks_dir, alignments_dir=alignments_dir,
-                    corpus=self.name)
+                   "intensity": "sim_crema_intensity", **SIMULATOR_KNOBS}
+    reader = read

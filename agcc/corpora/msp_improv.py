@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .base import LETTERS, Corpus, finish
+from .base import LETTERS, SIMULATOR_KNOBS, Corpus, finish
 from .files import files_with_suffix, find, orphan_reason, orphans, read_text, side_folders, side_index, side_paths
 
 LABELS = ("target", "consensus")
@@ -165,14 +165,8 @@ class MspImprov(Corpus):
     layout = LAYOUT
     twin = "agcc.simulate.corpora:generate_msp_improv"
     twin_params = {"n_sessions": "sim_improv_sessions", "per_speaker": "sim_improv_per_speaker",
-                   "intensity": "sim_improv_intensity", "channel_shift": "sim_channel_shift",
-                   "landmark_noise": "sim_landmark_noise", "speaker_variability": "sim_speaker_variability",
-                   "articulatory_deviation": "sim_articulatory_deviation",
-                   "spontaneous_reduction": "sim_spontaneous_reduction", "style_mismatch": "sim_style_mismatch"}
-
-    def read(self, root, *, label=None, landmarks_dir=None, alignments_dir=None) -> pd.DataFrame:
-        return read(root, label=label or LABELS[0], landmarks_dir=landmarks_dir, alignments_dir=alignments_dir,
-                    corpus=self.name)
+                   "intensity": "sim_improv_intensity", "channel_shift": "sim_channel_shift", **SIMULATOR_KNOBS}
+    reader = read
 
     def group_of(self, utt_id: str) -> str:
         """The recording type (the stem's character 20): read, improvised, target sentence or
