@@ -407,14 +407,23 @@ def frame_rows(offset: np.ndarray, length: np.ndarray) -> np.ndarray:
 
 
 class Batches:
-    """Vectorised batch assembly from :class:`TrainingData` (torch tensors on one device)."""
+    """Vectorised batch assembly from :class:`TrainingData` (torch tensors on one device).
+
+    The frames stay where :class:`TrainingData` holds them — memory-mapped from ``frames.npy`` when
+    loaded from disk, so that every worker process of a grid shares the same pages and none copies
+    the corpus (about 7 GB at wav2vec2-base size). A batch gathers its rows, (B, T, F), and
+    standardises them there with its utterances' corpus statistics (:meth:`standardise`); the
+    values are the same float32 values as standardising the whole array first."""
 
     def __init__(self, data: TrainingData, device):
         import torch
 
         u = data.utterances
         self.torch, self.device = torch, device
-        self.frames = torch.from_numpy(np.array(data.frames, dtype=np.float32))  # in memory, on the CPU
+        self.frames = data.frames  # (total_frames, F) float32, memory-mapped: never copied whole
+        # per-utterance standardisation group (-1: none) and the groups' statistics (G, F)
+        self.group = np.full(len(u), -1, dtype=np.int64)
+        self.mean = self.scale = None
         self.offset = u["offset"].to_numpy(np.int64)
         self.length = u["n_frames"].to_numpy(np.int64)
         self.label = u["label"].to_numpy(np.int64).copy()  # writable: torch.from_numpy warns otherwise
@@ -423,6 +432,21 @@ class Batches:
         t = data.tokens
         self.tok_start, self.tok_end = t["start"].to_numpy(np.int64), t["end"].to_numpy(np.int64)
 
+    def gather(self, frame_rows: np.ndarray):
+        """The frames of ``frame_rows`` as a float32 tensor (n, F), read from the (memory-mapped)
+        array: only these rows are copied."""
+        return self.torch.from_numpy(np.asarray(self.frames[frame_rows], dtype=np.float32))
+
+    def standardise(self, rows: np.ndarray, mean, scale) -> None:
+        """Standardise the frames of utterances ``rows`` as ``(x - mean) / scale`` ((F,) tensors)
+        whenever a batch gathers them (one group of utterances, e.g. one corpus, per call)."""
+        torch = self.torch
+        if self.mean is None:
+            self.mean, self.scale = mean[None, :], scale[None, :]
+        else:
+            self.mean, self.scale = torch.cat([self.mean, mean[None, :]]), torch.cat([self.scale, scale[None, :]])
+        self.group[rows] = len(self.mean) - 1
+
     def inputs(self, rows: np.ndarray):
         """Frames (B, T, F) and mask (B, T) of utterances ``rows`` (padded to the longest)."""
         torch = self.torch
@@ -430,7 +454,14 @@ class Batches:
         steps = np.arange(lengths.max())
         mask = steps[None, :] < lengths[:, None]  # (B, T)
         index = np.where(mask, self.offset[rows, None] + steps[None, :], 0)  # (B, T) rows of frames
-        x = self.frames[torch.from_numpy(index)] * torch.from_numpy(mask).unsqueeze(-1)
+        x = self.gather(index)  # (B, T, F)
+        group = self.group[rows]
+        if (group >= 0).any():
+            if (group < 0).any():
+                raise ValueError("a batch mixes standardised utterances with others")
+            g = torch.from_numpy(group)
+            x = (x - self.mean[g][:, None, :]) / self.scale[g][:, None, :]
+        x = x * torch.from_numpy(mask).unsqueeze(-1)
         return x.to(self.device), torch.from_numpy(mask).to(self.device)
 
     def tokens(self, rows: np.ndarray):
@@ -533,20 +564,17 @@ def normalise_inputs(batches: Batches, data: TrainingData, cfg: TrainConfig,
     needed; removes the corpora's global channel offsets) and returns an identity ``(mean, std)``;
     ``"source"`` returns the mean and std of the source training frames, for the model's input
     layer."""
-    import torch
-
     u = data.utterances
     if cfg.feature_norm == "per_corpus":
-        for corpus in (cfg.source, cfg.target):
+        for corpus in dict.fromkeys((cfg.source, cfg.target)):  # once per corpus (C->C: one)
             mine = np.flatnonzero((u["corpus"] == corpus).to_numpy())
             train = np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == "train")).to_numpy())
-            fit = frame_rows(batches.offset[train], batches.length[train])
-            every = torch.from_numpy(frame_rows(batches.offset[mine], batches.length[mine]))
-            sel = batches.frames[fit]
-            batches.frames[every] = (batches.frames[every] - sel.mean(0)) / (sel.std(0) + 1e-5)
+            sel = batches.gather(frame_rows(batches.offset[train], batches.length[train]))  # this corpus's training frames
+            batches.standardise(mine, sel.mean(0), sel.std(0) + 1e-5)
+            del sel
         return np.zeros(data.n_features, np.float32), np.ones(data.n_features, np.float32)
     if cfg.feature_norm == "source":
-        sel = batches.frames[frame_rows(batches.offset[splits.src_train], batches.length[splits.src_train])].numpy()
+        sel = batches.gather(frame_rows(batches.offset[splits.src_train], batches.length[splits.src_train])).numpy()
         return sel.mean(0), sel.std(0) + 1e-5
     raise ValueError(f"feature_norm must be 'per_corpus' or 'source', got {cfg.feature_norm!r}")
 

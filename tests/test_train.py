@@ -324,3 +324,36 @@ def test_paired_interval_pairs_by_seed():
     m, lo, hi, n = paired_interval(a, b)
     assert n == 3 and m == pytest.approx(((60 - 58) + (62 - 56) + (64 - 55)) / 3)
     assert lo < m < hi
+
+
+def test_batches_read_the_memory_mapped_frames_without_copying_them(tmp_path):
+    """Issue 17: a run keeps the frames memory-mapped (workers share the pages) and standardises
+    each batch with its corpus's training statistics: the same values as standardising every
+    frame first, for a cross-corpus and a within-corpus run."""
+    from agcc.train import Batches, frame_rows, normalise_inputs, run_splits
+
+    toy_data().save(tmp_path / "training")
+    data = TrainingData.load(tmp_path / "training", verify=False)  # a bare folder: no cache stamp
+    assert isinstance(data.frames, np.memmap)
+    for direction, method in (("C->I", "AG-CC"), ("C->C", "Upper Bound")):
+        cfg = config(method=method, direction=direction, feature_norm="per_corpus")
+        batches = Batches(data, torch.device("cpu"))
+        assert batches.frames is data.frames  # not copied
+        normalise_inputs(batches, data, cfg, run_splits(data, cfg, method == "AG-CC"))
+        u = data.utterances
+        expected = np.array(data.frames)
+        for corpus in dict.fromkeys((cfg.source, cfg.target)):
+            rows = lambda split=None: np.flatnonzero(((u["corpus"] == corpus) & (  # noqa: E731
+                u["split"] == split if split else True)).to_numpy())
+            fit = torch.from_numpy(expected[frame_rows(u["offset"].to_numpy()[rows("train")],
+                                                       u["n_frames"].to_numpy()[rows("train")])])
+            every = frame_rows(u["offset"].to_numpy()[rows()], u["n_frames"].to_numpy()[rows()])
+            expected[every] = ((torch.from_numpy(expected[every]) - fit.mean(0)) / (fit.std(0) + 1e-5)).numpy()
+        corpus_rows = np.flatnonzero((u["corpus"] == cfg.target).to_numpy())[:5]
+        x, mask = batches.inputs(corpus_rows)
+        for b, row in enumerate(corpus_rows):
+            n = int(u["n_frames"].iloc[row])
+            want = expected[int(u["offset"].iloc[row]):int(u["offset"].iloc[row]) + n]
+            np.testing.assert_array_equal(x[b, :n].numpy(), want)
+            assert not x[b, n:].any() and mask[b].sum() == n
+        assert np.array_equal(np.asarray(data.frames), np.load(tmp_path / "training" / "frames.npy"))  # untouched
