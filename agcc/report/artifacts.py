@@ -168,10 +168,12 @@ def data_note(params: Mapping, utterances: pd.DataFrame | None = None) -> str:
                 "claims under a known generative model in which mouth gestures shape the sound and "
                 "the two corpora differ in speakers, emotional intensity and recording channel. "
                 "What it **cannot** show: whether the paper's numbers hold on CREMA-D and "
-                "MSP-IMPROV. The simulator was not fitted to the real corpora, so the differences "
-                "measured - paper below measure how far a simulation is from real data, not a "
-                "replication error, and a verdict here is a verdict about the method on "
-                "simulated data.")
+                "MSP-IMPROV. The simulator's task difficulty was calibrated to the paper's "
+                "levels with upper-bound and source-only runs only (never an anchoring method; see "
+                "*The simulated corpora*), but it was not fitted to the real recordings, so the "
+                "differences measured - paper below measure how far a simulation is from real "
+                "data, not a replication error, and a verdict here is a verdict about the method "
+                "on simulated data.")
     if profile == "smoke":
         seeds = params.get("n_seeds")
         text += ("\n\n**Smoke profile**: a few dozen utterances, a handful of clusters and "
