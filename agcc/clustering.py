@@ -151,7 +151,6 @@ def fit_kmeans(segments: list[np.ndarray], k: int, *, gamma: float = 1.0, max_it
 def elbow_curve(segments: list[np.ndarray], ks, *, gamma: float = 1.0, max_iter: int = 10,
                 seed: int = 0, progress: bool = True, backend: str = "torch") -> list[float]:
     """Inertia of a fit for each k (same standardisation and seed for every k)."""
-
     stacked = np.concatenate(segments)
     mean, std = stacked.mean(0), stacked.std(0) + 1e-8
     return [fit_kmeans(segments, int(k), gamma=gamma, max_iter=max_iter, seed=seed, mean=mean, std=std,
@@ -195,8 +194,6 @@ class ClusteringRun:
     def load(cls, folder, verify: bool = True) -> "ClusteringRun":
         """Read a saved run; ``verify`` first checks its files against the digests of its stamp
         (:func:`agcc.io.verify_folder`: a damaged file raises :class:`agcc.io.CacheError`)."""
-
-
         folder = Path(folder)
         if verify:
             verify_folder(folder, "run the notebook that made it (02 AG, 04 acoustic clusters) again")
@@ -305,7 +302,6 @@ def code_key(backend: str) -> str:
     for the ``torch`` backend, of :mod:`agcc.softdtw`, or tslearn's version for ``tslearn``. Any
     edit gives new cache keys, so a cached run never outlives the code that made it (read without
     importing torch or tslearn)."""
-
     h = hashlib.sha256(resources.files("agcc").joinpath("clustering.py").read_bytes())
     if backend == "torch":
         package = resources.files("agcc").joinpath("softdtw")
@@ -321,8 +317,6 @@ def _cached_run(segments_folder, folder, options: dict, compute) -> ClusteringRu
     (``segments_folder/inputs.sha256``), the same options (the backend among them: the two
     backends' clusters agree closely but not bit for bit) and the same code (:func:`code_key`); the
     run is saved to ``folder``."""
-
-
     folder, segments_folder = Path(folder), Path(segments_folder)
     if not stamp_key(segments_folder):
         raise FileNotFoundError(f"{segments_folder} holds no finished segment set: run notebook 01 first")

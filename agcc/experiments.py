@@ -69,7 +69,6 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     gamma_choice : DataFrame
         ``model, direction, gamma, val_uar, chosen`` for every gamma tried on the first seed.
     """
-
     seeds = list(range(first_seed, first_seed + n_seeds))
     gammas = list(gammas)
     pairs = [(m, d) for m in methods for d in directions_of(m) if registry.get(m).within_corpus
@@ -105,7 +104,6 @@ def run_design(design: pd.DataFrame, runs_folder, **grid) -> pd.DataFrame:
     """Train (or read back) every run of a design and join its results: the design's columns
     without ``task``, plus :data:`RESULT_COLUMNS`. ``grid`` goes to :func:`agcc.grid.run_grid`
     (``engine``, ``workers``, ``address``, ``progress``, ``desc``)."""
-
     tasks = list({k: t for k, t in zip(design["key"], design["task"])}.values())
     table = run_grid(run_task, tasks, runs_folder, **grid)
     results = table[["key", *[c for c in RESULT_COLUMNS if c in table.columns]]]

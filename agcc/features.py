@@ -313,7 +313,6 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
         ``str(path)`` -> reason, for files that are missing, empty, unreadable or shorter than one
         frame. They do not stop the batch. A FeatureError (model unavailable) does.
     """
-
     config = extractor.config()  # FeatureError here when the model is missing: fatal, not per file
     folder = None
     if cache_dir is not None:

@@ -100,7 +100,6 @@ def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engin
     address
         Dask scheduler address; empty starts a local Dask cluster.
     """
-
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     folder = Path(folder)

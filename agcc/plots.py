@@ -136,7 +136,6 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
     ``clusters_by_vowel`` maps a vowel to the two cluster ids shown (the first two vowels are
     drawn). Coordinates are normalised (inter-eye units; y grows downwards). Returns the figure.
     """
-
     rng = np.random.default_rng(seed)
     tokens = segments.tokens
     vowels = list(clusters_by_vowel)[:2]
@@ -200,7 +199,6 @@ def plot_elbow(ks, inertias, chosen: int, used: int):
 def plot_fig2(tokens, n_ag: int, n_acoustic: int, emotions=("neutral", "happiness", "anger", "sadness")):
     """The paper's Fig. 2: per emotion, AG cluster (rows) × acoustic cluster (columns) counts,
     each row normalised to the share of the AG cluster's tokens. Returns the figure."""
-
     ncols = min(2, len(emotions))
     nrows = -(-len(emotions) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(8.0, 3.4 * nrows + 0.3), sharex=True, sharey=True,
@@ -318,7 +316,6 @@ def plot_emotion_examples(examples: dict, vtl_scale: float | None = None):
     """One sentence in several emotions (:func:`agcc.simulate.showcase.emotion_examples`): lip
     opening and spreading (what the landmarks see), F1 and F2 (what the sound carries) and F0,
     over time, one colour per emotion. Returns the figure."""
-
     fig, axes = plt.subplots(4, 1, figsize=(8, 7.5), sharex=True)
     for emotion, ex in examples.items():
         t, tr = ex.traj["t"], ex.traj
@@ -480,7 +477,6 @@ def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, me
 
 def _box(ax, x, y, w, h, text, face="white", edge="0.25", size=MIN_FONT_PT, weight="normal", align="center"):
     """A rounded box with its lower-left corner at (x, y) in axes units; returns its centre."""
-
     ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.004,rounding_size=0.012", fc=face, ec=edge,
                                 lw=1.1, transform=ax.transAxes))
     tx = x + w / 2 if align == "center" else x + 0.008

@@ -76,7 +76,6 @@ def notebooks(root: Path | None = None, only: Iterable[str] | None = None) -> li
 def declared_parameters(notebook: Path) -> list[str]:
     """Names assigned in the notebook's cell tagged ``parameters`` (exactly one such cell; every
     name declared in ``profiles.yml``)."""
-
     nb = nbformat.read(notebook, as_version=4)
     cells = [c for c in nb.cells if "parameters" in c.get("metadata", {}).get("tags", [])]
     if len(cells) != 1:
@@ -127,7 +126,6 @@ def _peak_memory_kernel_manager(measured: dict):
     caught in kernel" to the console); the shutdown request that follows stops it cleanly, and
     jupyter_client still terminates a kernel that does not stop in time.
     """
-
     class PeakMemoryKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc" if os.name == "posix" else "tcp")
 
@@ -152,7 +150,6 @@ def execute(notebook: Path, output: Path, inject: Mapping[str, Any], *, root: Pa
 
     Raises :class:`NotebookFailed` with the failing cell's source and error.
     """
-
     declared_parameters(notebook)  # one parameters cell, declared names only
     output.parent.mkdir(parents=True, exist_ok=True)
     saved = dict(os.environ)
@@ -199,7 +196,6 @@ def clean_executed(path: Path) -> None:
     which holds this run's values; the notebook's declared defaults are hidden when it has one);
     merge each cell's consecutive stream outputs, keeping only the final state of progress bars
     and dropping progress bars from stderr."""
-
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("papermill", None)
     injected = any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)

@@ -111,7 +111,6 @@ class TrainingData:
         ``verify`` first checks the files against the digests of the folder's stamp
         (:func:`agcc.io.verify_folder`); the grid's workers skip it (the process that started
         them checked the folder, and hashing the frames in every worker would cost minutes)."""
-
         folder = Path(folder)
         if verify:
             verify_folder(folder, "run the training notebook (05) again to recompute it")
@@ -156,7 +155,6 @@ def vowel_templates(segments, mean, std, n_points: int = 10) -> np.ndarray:
     """Per-vowel AG template: the mean of the vowel's validation AG segments, each standardised
     like the AG model and resampled to ``n_points`` frames -> (6, n_points, 24); NaN rows for a
     vowel with no validation token."""
-
     tokens = segments.tokens
     out = np.full((len(VOWELS), n_points, segments.ag_frames.shape[1]), np.nan)
     for v, vowel in enumerate(VOWELS):
@@ -264,7 +262,6 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     ``ag_clusters`` is the folder of the AG clustering to use (default ``paths.ag_clusters``, the
     model of notebook 02); the ablations of notebook 07 pass clusterings with another k, each with
     its own ``folder``. Each token's cluster is the clustering run's label of that token."""
-
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
     options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 1}
@@ -384,8 +381,6 @@ def uar_scores(y_true, y_pred) -> dict:
     predictions (scikit-learn's balanced accuracy: mean recall over the classes present), and per
     emotion the one-vs-rest UAR of the same predictions (emotion vs the other three; NaN when the
     emotion is absent from ``y_true``)."""
-
-
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true" on tiny test sets
@@ -699,7 +694,6 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     """Train one model and evaluate it on the target test split (see the module docstring):
     :func:`start_run`, then :func:`train_epoch` and the source validation UAR per epoch until
     :class:`EarlyStopping` stops it, then the best epoch's model on the target test split."""
-
     start_time = time.perf_counter()
     run = start_run(data, cfg)
     history, stopper = [], EarlyStopping(cfg.patience)
@@ -822,7 +816,6 @@ def task_for(cfg: TrainConfig, data_folder) -> dict:
     runs are never reused for other data (e.g. after re-clustering) or other code, and, for a
     method registered outside :mod:`agcc.methods`, the module that registers it (``method_module``,
     for worker processes; :func:`run_task`)."""
-
     data_key = stamp_key(data_folder)[:16]
     module = methods.get(cfg.method).__module__
     extra = {} if module == methods.__name__ else {"method_module": module}
