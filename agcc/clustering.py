@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .io import atomic_write, cached_by_key, stamp_key, verify_folder
+from .io import atomic_write, cached_by_key, source_key, stamp_key, verify_folder
 
 warnings.filterwarnings("ignore", message="h5py not installed")
 
@@ -298,15 +298,15 @@ def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma:
 
 @lru_cache(maxsize=2)
 def code_key(backend: str) -> str:
-    """sha256 (16 hex digits) of the code a clustering run executes: the source of this module and,
-    for the ``torch`` backend, of :mod:`agcc.softdtw`, or tslearn's version for ``tslearn``. Any
-    edit gives new cache keys, so a cached run never outlives the code that made it (read without
-    importing torch or tslearn)."""
-    h = hashlib.sha256(resources.files("agcc").joinpath("clustering.py").read_bytes())
+    """sha256 (16 hex digits) of the code a clustering run executes: :func:`agcc.io.source_key` of
+    this module and, for the ``torch`` backend, of :mod:`agcc.softdtw`, or tslearn's version for
+    ``tslearn``. A code edit gives new cache keys, so a cached run never outlives the code that made
+    it; a docstring or comment edit does not (read without importing torch or tslearn)."""
+    read = lambda *parts: resources.files("agcc").joinpath(*parts).read_text(encoding="utf-8")  # noqa: E731
+    h = hashlib.sha256(source_key(read("clustering.py")).encode())
     if backend == "torch":
-        package = resources.files("agcc").joinpath("softdtw")
         for name in ("kernel.py", "lbfgs.py", "kmeans.py"):
-            h.update(package.joinpath(name).read_bytes())
+            h.update(source_key(read("softdtw", name)).encode())
     else:
         h.update(metadata.version("tslearn").encode())
     return h.hexdigest()[:16]

@@ -21,6 +21,7 @@ them ends (:func:`exit_with_parent`), so a killed build leaves no worker writing
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import json
@@ -374,3 +375,19 @@ def torch_device(device=None):
     if device.type == "cuda" and not torch.cuda.is_available():
         return torch.device("cpu")
     return device
+
+
+def source_key(source: str, leave_out=()) -> str:
+    """sha256 of a module's code: its syntax tree without docstrings (and without comments and
+    layout, which the tree does not hold), leaving out the top-level classes named in
+    ``leave_out``. Editing a docstring, a comment or the line breaks leaves it unchanged: the
+    key of stored training runs (:func:`agcc.train.code_key`) and of cached clusterings
+    (:func:`agcc.clustering.code_key`)."""
+    tree = ast.parse(source)
+    tree.body = [node for node in tree.body if not (isinstance(node, ast.ClassDef) and node.name in leave_out)]
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                node.body = node.body[1:]
+    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()

@@ -24,7 +24,6 @@ boolean matrices (:func:`agcc.losses.mine_triplets`).
 """
 from __future__ import annotations
 
-import ast
 import copy
 import hashlib
 import importlib
@@ -47,7 +46,7 @@ from . import methods
 from .clustering import ClusteringRun, resample, softdtw_divergence
 from .corpora import directions, source_of, target_of
 from .features import extract_features, extractor_from_params, frame_times
-from .io import atomic_write, cached_by_key, stamp_key, torch_device, verify_folder
+from .io import atomic_write, cached_by_key, source_key, stamp_key, torch_device, verify_folder
 from .params import defaults as declared_defaults
 from .segments import DROPPED, SegmentSet
 from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
@@ -764,20 +763,6 @@ def canonical(cfg: TrainConfig) -> TrainConfig:
 
 # the modules a training run executes (besides numpy, torch and those of a method registered elsewhere)
 TRAINING_MODULES = ("model", "losses", "overlap", "methods", "train")
-
-
-def source_key(source: str, leave_out=()) -> str:
-    """sha256 of a module's code: its syntax tree without docstrings (and without comments and
-    layout, which the tree does not hold), leaving out the top-level classes named in
-    ``leave_out``. Editing a docstring, a comment or the line breaks leaves it unchanged."""
-    tree = ast.parse(source)
-    tree.body = [node for node in tree.body if not (isinstance(node, ast.ClassDef) and node.name in leave_out)]
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
-            first = node.body[0]
-            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
-                node.body = node.body[1:]
-    return hashlib.sha256(ast.dump(tree, annotate_fields=False).encode()).hexdigest()
 
 
 @lru_cache(maxsize=None)

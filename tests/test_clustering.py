@@ -58,3 +58,18 @@ def test_cache_key_names_the_backend_and_the_code(tmp_path):
         _cached_run(tmp_path / "segments", tmp_path / "run", {"k": 2, "backend": backend}, compute)
     assert len(computed) == 3  # the second torch call is a hit; switching backends recomputes
     assert code_key("torch") != code_key("tslearn") and len(code_key("torch")) == 16
+    # keyed by the code's syntax tree, as the training runs are: a docstring edit keeps the key
+    from importlib import resources
+
+    from agcc.io import source_key
+    source = resources.files("agcc").joinpath("clustering.py").read_text(encoding="utf-8")
+    edited = source.replace('"""Articulatory-gesture clustering', '"""Edited: articulatory-gesture clustering', 1)
+    assert edited != source and source_key(edited) == source_key(source)
+    assert source_key(source.replace("+ 1e-8", "+ 1e-7", 1)) != source_key(source)
+    import hashlib
+
+    read = lambda *p: resources.files("agcc").joinpath(*p).read_text(encoding="utf-8")  # noqa: E731
+    h = hashlib.sha256(source_key(source).encode())
+    for name in ("kernel.py", "lbfgs.py", "kmeans.py"):
+        h.update(source_key(read("softdtw", name)).encode())
+    assert code_key("torch") == h.hexdigest()[:16]
