@@ -179,17 +179,18 @@ def seeds_needed(effect: float, sd: float, power: float = POWER, alpha: float = 
     return float(high)
 
 
-def power_note(sd: float, n: int, effect: float | None = None) -> str:
-    """A sentence on what ``n`` seeds can resolve: the minimum detectable difference (80 % power,
-    5 % level) and, given ``effect`` (the paper's difference), the seeds it would need."""
-    if n < 2:
-        return "power: needs two seeds or more"
-    if not finite(sd) or sd <= 0:
-        return "power: undefined (the paired differences do not vary)"
+def comparison_power(sd: float, n: int, effect: float | None = None) -> tuple[float, float, str]:
+    """What ``n`` seeds can resolve: ``(mde, need, note)``, the minimum detectable difference
+    (80 % power, 5 % level), the seeds ``effect`` (the paper's difference) would need (NaN without
+    one) and a sentence saying both."""
     mde = minimum_detectable(sd, n)
-    text = f"detectable with 80 % power: a difference of at least {mde:.2f}"
+    need = seeds_needed(effect, sd) if effect is not None else float("nan")
+    if n < 2:
+        return mde, need, "power: needs two seeds or more"
+    if not finite(sd) or sd <= 0:
+        return mde, need, "power: undefined (the paired differences do not vary)"
+    note = f"detectable with 80 % power: a difference of at least {mde:.2f}"
     if effect is not None and finite(effect) and effect != 0:
-        need = seeds_needed(effect, sd)
-        text += (f"; the paper's {effect:+.2f} would need {int(need)} seeds" if np.isfinite(need)
+        note += (f"; the paper's {effect:+.2f} would need {int(need)} seeds" if np.isfinite(need)
                  else f"; the paper's {effect:+.2f} is beyond reach")
-    return text
+    return mde, need, note

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from agcc.experiments import paired_differences, summarize
-from agcc.stats import minimum_detectable, paired_power, power_note, seeds_needed, t_interval
+from agcc.stats import comparison_power, minimum_detectable, paired_power, seeds_needed, t_interval
 
 
 def test_paired_power_matches_the_published_values():
@@ -26,8 +26,9 @@ def test_minimum_detectable_difference_inverts_the_power():
     assert np.isnan(minimum_detectable(1.0, 1)) and np.isnan(seeds_needed(0.0, 1.0))
     # differences that do not vary (every run at chance) leave the test undefined, not "2 seeds suffice"
     assert np.isnan(minimum_detectable(0.0, 5)) and np.isnan(seeds_needed(2.0, 0.0)) and np.isnan(paired_power(1.0, 0.0, 5))
-    assert "undefined" in power_note(0.0, 5, 2.0)
-    assert "would need 34 seeds" in power_note(1.0, 10, 0.5)
+    assert "undefined" in comparison_power(0.0, 5, 2.0)[2]
+    mde, need, note = comparison_power(1.0, 10, 0.5)
+    assert "would need 34 seeds" in note and need == 34 and mde == pytest.approx(minimum_detectable(1.0, 10))
 
 
 def test_intervals_of_a_uar_stay_within_0_and_100():

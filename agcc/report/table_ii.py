@@ -10,8 +10,8 @@ import pandas as pd
 from .. import methods, paper
 from ..corpora import cross_directions, upper_bound_pairs, within_directions
 from ..vocab import METRICS
-from ..stats import (CANNOT, FAILS, HOLDS, NOT_SHOWN, combine, finite, interval_verdict, minimum_detectable,
-                     power_note, seeds_needed, welch_interval)
+from ..stats import (CANNOT, FAILS, HOLDS, NOT_SHOWN, combine, comparison_power, finite, interval_verdict,
+                     welch_interval)
 from .artifacts import read_csv_artifact
 from .claims import Claim
 
@@ -129,13 +129,14 @@ def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directi
                     sd = float(r["sd"]) if "sd" in r.index else np.nan
                     verdict, why = interval_verdict(low, high, n)
                 ref = paper_difference(baseline, direction, metric)
-                if finite(sd, n) and verdict != CANNOT:
-                    why += "; " + power_note(sd, int(n), ref)
+                mde = need = np.nan
+                if finite(sd, n):
+                    mde, need, note = comparison_power(sd, int(n), ref)
+                    if verdict != CANNOT:
+                        why += "; " + note
                 rows.append({"baseline": baseline, "direction": direction, "metric": metric,
                              "paper": ref, "measured": diff, "ci_low": low, "ci_high": high, "n": n,
-                             "mde": minimum_detectable(sd, int(n)) if finite(sd, n) else np.nan,
-                             "seeds for paper": seeds_needed(ref, sd) if finite(sd) else np.nan,
-                             "verdict": verdict, "why": why})
+                             "mde": mde, "seeds for paper": need, "verdict": verdict, "why": why})
     return pd.DataFrame(rows)
 
 
