@@ -178,6 +178,14 @@ class ClusteringRun:
     divergence: np.ndarray
     mean: np.ndarray
     std: np.ndarray
+    # how the segments were normalised per speaker before ``mean``/``std`` (:func:`speaker_normalised`);
+    # every reader of the AG segments that compares them with this model goes through :meth:`ag_segments`
+    speaker_norm: str = "none"
+
+    def ag_segments(self, segments) -> list[np.ndarray]:
+        """The AG segment of every token of ``segments`` as this model clustered it: normalised per
+        speaker as the model was (:func:`speaker_normalised`), before the model's own standardisation."""
+        return speaker_normalised(segments, self.speaker_norm)
 
     def save(self, folder) -> None:
 
@@ -187,7 +195,8 @@ class ClusteringRun:
         atomic_write(folder / "ag_model.npz", lambda fh: np.savez(
             fh, labels=self.labels, barycenters=self.barycenters, divergence=self.divergence,
             mean=self.mean, std=self.std))
-        meta = json.dumps({"ks": self.ks, "inertias": self.inertias, "elbow": self.elbow, "k": self.k})
+        meta = json.dumps({"ks": self.ks, "inertias": self.inertias, "elbow": self.elbow, "k": self.k,
+                           "speaker_norm": self.speaker_norm})
         atomic_write(folder / "ag_elbow.json", lambda fh: fh.write(meta.encode()))
 
     @classmethod
@@ -200,7 +209,7 @@ class ClusteringRun:
         arrays = np.load(folder / "ag_model.npz")
         meta = json.loads((folder / "ag_elbow.json").read_text())
         return cls(ks=meta["ks"], inertias=meta["inertias"], elbow=meta["elbow"], k=meta["k"],
-                   **{name: arrays[name] for name in arrays.files})
+                   speaker_norm=meta["speaker_norm"], **{name: arrays[name] for name in arrays.files})
 
 
 def speaker_normalised(segments, how: str = "none") -> list[np.ndarray]:
@@ -293,7 +302,7 @@ def run_ag_clustering(segments, *, ks, k: int = 10, subsample: int = 500, gamma:
     labels = model.predict(ag)
     return ClusteringRun(ks=list(map(int, ks)), inertias=[float(v) for v in inertias], elbow=elbow,
                          k=k_used, labels=np.asarray(labels), barycenters=model.barycenters,
-                         divergence=model.divergence, mean=model.mean, std=model.std)
+                         divergence=model.divergence, mean=model.mean, std=model.std, speaker_norm=speaker_norm)
 
 
 @lru_cache(maxsize=2)

@@ -16,7 +16,7 @@ from . import methods as registry
 from .alignment import read_textgrid
 from .association import contingency, row_normalize
 from .audio import SAMPLE_RATE, load_audio
-from .clustering import resample
+from .clustering import resample, speaker_normalised
 from .corpora import cross_directions, get, names, pair, upper_bound_of
 from .landmarks import read_openface
 from .simulate.synth import formants
@@ -127,17 +127,22 @@ def lip_column(landmark: int, axis: str) -> int:
     return 2 * (landmark - 48) + (0 if axis == "x" else 1)
 
 
-def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50, n_points: int = 10, seed: int = 0):
+def plot_fig1(segments, labels, clusters_by_vowel: dict, *, speaker_norm: str, n_samples: int = 50,
+              n_points: int = 10, seed: int = 0):
     """The paper's Fig. 1, lettered as the paper's: (a) /a/ and (b) /i/, the lower mid-lip point's
     y (landmark 57); (c) /a/ and (d) /i/, the mouth corners' x (landmark 48 above, 54 below). Per
     vowel, its two AG clusters (colour) and both corpora (solid CREMA-D, dashed MSP-IMPROV): mean
     ± std per resampled frame over ``n_samples`` tokens each.
 
     ``clusters_by_vowel`` maps a vowel to the two cluster ids shown (the first two vowels are
-    drawn). Coordinates are normalised (inter-eye units; y grows downwards). Returns the figure.
+    drawn). Coordinates are those the AG clusters were fitted on (:func:`agcc.clustering.speaker_normalised`
+    with ``speaker_norm``, the clustering's ``ag_speaker_norm``): inter-eye units as cut (``none``)
+    or per-speaker standard scores (``per_speaker``); y grows downwards. Returns the figure.
     """
     rng = np.random.default_rng(seed)
     tokens = segments.tokens
+    ag = speaker_normalised(segments, speaker_norm)
+    unit = "inter-eye units" if speaker_norm == "none" else "speaker z-score"
     vowels = list(clusters_by_vowel)[:2]
     fig = plt.figure(figsize=(8.0, 7.4))
     grid = fig.add_gridspec(3, 2, height_ratios=[1.2, 1, 1], hspace=0.45, wspace=0.3)
@@ -160,7 +165,7 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
                 if idx.size == 0:
                     continue
                 idx = rng.choice(idx, size=min(n_samples, idx.size), replace=False)
-                curves = np.stack([resample(segments.ag(i), n_points) for i in idx])  # (n, points, 24)
+                curves = np.stack([resample(ag[i], n_points) for i in idx])  # (n, points, 24)
                 for (cc, (lm, axis)), ax in panels.items():
                     if cc != c:
                         continue
@@ -171,7 +176,7 @@ def plot_fig1(segments, labels, clusters_by_vowel: dict, *, n_samples: int = 50,
                 handles[(c, ci, corpus)] = (line, f"/{vowel}/ cluster {cluster + 1}, {get(corpus).display} "
                                                   f"(n = {idx.size})")
     for (c, (lm, axis)), ax in panels.items():
-        ax.set_ylabel(f"{'y' if axis == 'y' else f'x of {lm}'}\n(inter-eye units)", fontsize=MIN_FONT_PT)
+        ax.set_ylabel(f"{'y' if axis == 'y' else f'x of {lm}'}\n({unit})", fontsize=MIN_FONT_PT)
         ax.tick_params(labelsize=MIN_FONT_PT)
         if lm == 54:
             ax.set_xlabel("Normalised time in the vowel", fontsize=MIN_FONT_PT)

@@ -150,16 +150,18 @@ def token_frame_spans(start_s, end_s, n_frames: int = 100_000) -> tuple[np.ndarr
             np.searchsorted(centres, np.asarray(end_s, float), side="left"))
 
 
-def vowel_templates(segments, mean, std, n_points: int = 10) -> np.ndarray:
-    """Per-vowel AG template: the mean of the vowel's validation AG segments, each standardised
-    like the AG model and resampled to ``n_points`` frames -> (6, n_points, 24); NaN rows for a
-    vowel with no validation token."""
+def vowel_templates(segments, ag_run, n_points: int = 10) -> np.ndarray:
+    """Per-vowel AG template: the mean of the vowel's validation AG segments, each in the AG
+    model's coordinates (normalised per speaker as ``ag_run`` was, :meth:`ClusteringRun.ag_segments`,
+    then standardised like it) and resampled to ``n_points`` frames -> (6, n_points, 24); NaN rows
+    for a vowel with no validation token."""
     tokens = segments.tokens
+    ag = ag_run.ag_segments(segments)
     out = np.full((len(VOWELS), n_points, segments.ag_frames.shape[1]), np.nan)
     for v, vowel in enumerate(VOWELS):
         rows = np.flatnonzero(((tokens["vowel"] == vowel) & (tokens["split"] == "val")).to_numpy())
         if rows.size:
-            out[v] = np.mean([resample((segments.ag(i) - mean) / std, n_points) for i in rows], axis=0)
+            out[v] = np.mean([resample((ag[i] - ag_run.mean) / ag_run.std, n_points) for i in rows], axis=0)
     return out
 
 
@@ -246,7 +248,7 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     utt["n_tokens"] = counts
     utt["first_token"] = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else []
 
-    templates = vowel_templates(segments, ag_run.mean, ag_run.std)
+    templates = vowel_templates(segments, ag_run)
     return TrainingData(utterances=utt, frames=frames, tokens=tok, ag_distance=np.asarray(ag_run.divergence, float),
                         vowel_distance=_template_distances(templates, softdtw_gamma),
                         dropped=pd.DataFrame(dropped, columns=["utt_id", "corpus", "stage", "reason"]),

@@ -133,20 +133,20 @@ def _segments(cluster_offset: float, corpus_offset: float, n: int = 12, seed: in
 
 def test_fig1_consistency_verdicts():
     seg, labels = _segments(cluster_offset=0.5, corpus_offset=0.0)
-    out = report.fig1_consistency(seg, labels, n_bootstrap=200)
+    out = report.fig1_consistency(seg, labels, speaker_norm="none", n_bootstrap=200)
     assert list(out["vowel"]) == ["a", "i"]
     assert (out["between"] > out["within"]).all()
     assert list(out["verdict"]) == [HOLDS, HOLDS]
     assert report.fig1_claim(out).verdict == HOLDS
     # Corpora far apart, clusters alike: the claim does not hold.
     seg, labels = _segments(cluster_offset=0.0, corpus_offset=0.5)
-    out = report.fig1_consistency(seg, labels, n_bootstrap=200)
+    out = report.fig1_consistency(seg, labels, speaker_norm="none", n_bootstrap=200)
     assert list(out["verdict"]) == [FAILS, FAILS]
     # A cluster without tokens of one corpus: no verdict.
     seg, labels = _segments(cluster_offset=0.5, corpus_offset=0.0)
     keep = ~((seg.tokens["corpus"] == "msp_improv") & (labels == 1)).to_numpy()
     seg.tokens = seg.tokens[keep].reset_index(drop=True)
-    out = report.fig1_consistency(seg, labels[keep], n_bootstrap=50)
+    out = report.fig1_consistency(seg, labels[keep], speaker_norm="none", n_bootstrap=50)
     assert set(out["verdict"]) == {CANNOT}
 
 

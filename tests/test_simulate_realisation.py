@@ -115,3 +115,66 @@ def test_level_checks_against_the_papers_levels():
     bad = level_checks(runs({"C->C": 88.0, "I->I": 67.0, "C->I": 60.0, "I->C": 84.0})).set_index("direction")
     assert not bad.loc["C->C", "ok"] and not bad.loc["I->C", "ok"]  # too easy; above its target's bound
     assert not level_checks(runs({"C->C": 66.0}, binary=96.0))["ok"].any()  # a binary cell at ceiling
+
+
+def _speaker_segments(shift: float, seed: int = 0):
+    """Tokens of /a/ and /i/ (all validation) of two speakers per corpus, in two AG clusters, whose
+    lip frames are moved by a per-speaker offset and scale of size ``shift`` (a face's proportions)."""
+    from agcc.segments import SegmentSet
+
+    rng = np.random.default_rng(seed)
+    faces = {s: (rng.normal(0, 1, 24), np.exp(rng.normal(0, 0.5, 24))) for s in range(4)}
+    rows, frames, labels, offset = [], [], [], 0
+    for spk in range(4):
+        corpus = ("crema_d", "msp_improv")[spk % 2]
+        for vowel, cluster in (("a", 0), ("a", 1), ("i", 0), ("i", 1)):
+            for _ in range(6):
+                n = int(rng.integers(4, 8))
+                x = np.linspace(0, 1, n)[:, None] * (1 + cluster) + rng.normal(0, 0.1, (n, 24)) + (vowel == "i")
+                add, mul = faces[spk]
+                frames.append(x * (1 + shift * (mul - 1)) + shift * add)
+                rows.append({"token_id": len(rows), "utt_id": f"u{len(rows)}", "corpus": corpus, "speaker": str(spk),
+                             "vowel": vowel, "split": "val", "emotion": "neutral", "offset": offset, "n_frames": n})
+                labels.append(cluster)
+                offset += n
+    ag = np.concatenate(frames).astype(np.float32)
+    return SegmentSet(tokens=pd.DataFrame(rows), ag_frames=ag, acoustic_frames=np.zeros((len(ag), 2)),
+                      quality=pd.DataFrame()), np.array(labels)
+
+
+def test_hard_ag_templates_and_fig1_use_the_clusterings_speaker_normalisation():
+    """Under ag_speaker_norm = per_speaker every reader of the AG segments sees them as the clusters
+    were fitted: a speaker's face (an offset and scale of each coordinate) changes neither Hard-AG's
+    vowel templates nor Fig. 1's curves and its measured reading; without normalisation it does."""
+    import matplotlib.pyplot as plt
+
+    from agcc import report
+    from agcc.clustering import ClusteringRun
+    from agcc.plots import plot_fig1
+    from agcc.train import vowel_templates
+
+    plain, labels = _speaker_segments(0.0)
+    faced, _ = _speaker_segments(1.0)
+
+    def run(norm):
+        return ClusteringRun(ks=[2], inertias=[1.0], elbow=2, k=2, labels=labels, barycenters=np.zeros((2, 4, 24)),
+                             divergence=np.zeros((2, 2)), mean=np.zeros(24), std=np.ones(24), speaker_norm=norm)
+
+    np.testing.assert_allclose(vowel_templates(plain, run("per_speaker"))[:2],
+                               vowel_templates(faced, run("per_speaker"))[:2], atol=1e-5)
+    assert not np.allclose(vowel_templates(plain, run("none"))[:2], vowel_templates(faced, run("none"))[:2], atol=0.1)
+
+    def fig1(segments, norm):
+        out = report.fig1_consistency(segments, labels, speaker_norm=norm, n_bootstrap=20)
+        fig = plot_fig1(segments, labels, {"a": [0, 1], "i": [0, 1]}, speaker_norm=norm, n_samples=6)
+        curves = np.concatenate([line.get_ydata() for ax in fig.axes for line in ax.lines])
+        unit = fig.axes[0].get_ylabel()
+        plt.close(fig)
+        return out[["within", "between"]].to_numpy(), curves, unit
+
+    (m1, c1, unit), (m2, c2, _) = fig1(plain, "per_speaker"), fig1(faced, "per_speaker")
+    np.testing.assert_allclose(m1, m2, atol=1e-4)
+    np.testing.assert_allclose(c1, c2, atol=1e-4)
+    assert "speaker z-score" in unit
+    (m1, c1, unit), (m2, c2, _) = fig1(plain, "none"), fig1(faced, "none")
+    assert not np.allclose(c1, c2, atol=0.1) and "inter-eye" in unit

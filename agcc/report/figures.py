@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..clustering import resample
+from ..clustering import resample, speaker_normalised
 from ..corpora import get, pair
 from ..plots import lip_column
 from ..stats import ALPHA, CANNOT, HOLDS, combine, interval_verdict, p_verdict
@@ -23,19 +23,20 @@ def top_clusters(tokens: pd.DataFrame, labels, vowel: str, n: int = 2) -> list[i
     return [int(c) for c in both.min(axis=1).sort_values(ascending=False).index[:n]]
 
 
-def _curves(segments, index: np.ndarray, n_points: int) -> np.ndarray:
-    """(tokens, n_points, 3) resampled Fig. 1 coordinates of the given tokens."""
+def _curves(ag: list, index: np.ndarray, n_points: int) -> np.ndarray:
+    """(tokens, n_points, 3) resampled Fig. 1 coordinates of the given tokens of ``ag`` (one
+    (frames, 24) segment per token)."""
     cols = [lip_column(lm, axis) for lm, axis in FIG1_POINTS]
     if index.size == 0:
         return np.zeros((0, n_points, len(cols)))
-    return np.stack([resample(segments.ag(int(i)), n_points)[:, cols] for i in index])
+    return np.stack([resample(ag[int(i)], n_points)[:, cols] for i in index])
 
 
 def _rms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean((a - b) ** 2, axis=-1))
 
 
-def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
+def fig1_consistency(segments, labels, vowels=("a", "i"), *, speaker_norm: str, n_points: int = 10,
                      n_bootstrap: int = 1000, seed: int = 0, min_tokens: int = 2) -> pd.DataFrame:
     """Quantify Fig. 1's reading: "distinct AG patterns across two clusters but similar AG
     patterns from different corpora within the same cluster".
@@ -44,7 +45,9 @@ def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
     landmark 57's y and landmarks 48 and 54's x (``n_points`` resampled steps) are computed per
     (corpus, cluster). ``within`` is the RMS distance between the two corpora's mean curves in the
     same cluster (averaged over the two clusters); ``between`` the RMS distance between the two
-    clusters' mean curves in the same corpus (averaged over the two corpora), in inter-eye units.
+    clusters' mean curves in the same corpus (averaged over the two corpora), in the coordinates
+    the clusters were fitted on (``speaker_norm``, the clustering's ``ag_speaker_norm``:
+    :func:`agcc.clustering.speaker_normalised`; inter-eye units for ``none``).
     The claim reads ``between - within > 0``; its 95 % interval comes from ``n_bootstrap``
     resamplings of the tokens within each (corpus, cluster) group (percentile bootstrap).
 
@@ -54,6 +57,7 @@ def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
     """
     tokens = segments.tokens
     labels = np.asarray(labels)
+    ag = speaker_normalised(segments, speaker_norm)
     one, two = pair()
     rng = np.random.default_rng(seed)
     rows = []
@@ -64,7 +68,7 @@ def fig1_consistency(segments, labels, vowels=("a", "i"), *, n_points: int = 10,
             for corpus in (one, two):
                 idx = np.flatnonzero((tokens["vowel"] == vowel).to_numpy()
                                      & (tokens["corpus"] == corpus).to_numpy() & (labels == cluster))
-                groups[(corpus, cluster)] = _curves(segments, idx, n_points).reshape(idx.size, n_points * len(FIG1_POINTS))
+                groups[(corpus, cluster)] = _curves(ag, idx, n_points).reshape(idx.size, n_points * len(FIG1_POINTS))
                 sizes[corpus].append(str(idx.size))
         row = {"vowel": vowel, "clusters": ", ".join(str(c + 1) for c in clusters),
                f"{get(one).display} tokens": ", ".join(sizes[one]),
