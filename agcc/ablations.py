@@ -14,6 +14,10 @@ Factors (:data:`FACTORS`):
 * ``gamma`` (Eq. 4), ``beta`` (Eq. 3), ``soft_weights`` (Eq. 3 on, or w = 1), ``alpha`` (Eq. 2);
 * ``k``: AG clusterings with other numbers of clusters, fitted like notebook 02's model
   (:func:`k_variant_data`, one folder per k under ``ablations/``), each with its training data;
+* ``ag_speaker_norm``: the AG clustering fitted on raw or per-speaker normalised landmarks
+  (:func:`agcc.clustering.speaker_normalised`; the paper's conclusion leaves speaker variability in
+  AG clustering to future work), like ``k`` one clustering and its training data per value
+  (:func:`speaker_norm_variant_data`);
 * ``overlap_threshold`` (the common AG clusters), ``vowels`` (the anchoring vowels);
 * ``pseudo_threshold``: the confidence a target utterance's pseudo-label needs;
 * ``target_labels``: ``oracle`` gives the anchors their *true* emotion, read from the target
@@ -33,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .corpora import cross_directions
-from .clustering import ClusteringRun
+from .clustering import SPEAKER_NORMS, ClusteringRun
 from .grid import task_key
 from .methods import proposed
 from .segments import SegmentSet
@@ -42,8 +46,8 @@ from .stats import CANNOT, FAILS, HOLDS, interval_verdict, paired_interval, t_in
 from .train import TrainConfig, cached_training_data, canonical, task_for, vowel_set
 from .vocab import VOWELS
 
-FACTORS = ("gamma", "beta", "soft_weights", "alpha", "k", "overlap_threshold", "vowels", "pseudo_threshold",
-           "target_labels")
+FACTORS = ("gamma", "beta", "soft_weights", "alpha", "k", "ag_speaker_norm", "overlap_threshold", "vowels",
+           "pseudo_threshold", "target_labels")
 DIAGNOSTIC = ("target_labels",)  # uses target labels: never a transfer result
 TITLES = {
     "gamma": "γ, weight of the anchored loss (Eq. 4)",
@@ -51,6 +55,7 @@ TITLES = {
     "soft_weights": "soft weights (Eq. 3) on or off (w = 1)",
     "alpha": "α, margin of the triplet loss (Eq. 2)",
     "k": "k, number of AG clusters (Sec. II-C)",
+    "ag_speaker_norm": "per-speaker normalisation of the AG clustering's landmarks (Sec. V: future work)",
     "overlap_threshold": "overlap threshold of the common AG clusters (Sec. II-C.1)",
     "vowels": "anchoring vowels (Sec. II-B)",
     "pseudo_threshold": "confidence threshold of the targets' pseudo-labels",
@@ -87,6 +92,8 @@ def ablation_values(params: dict) -> dict[str, list]:
             out[factor] = [True, False]
         elif factor == "target_labels":
             out[factor] = ["pseudo", "oracle"]
+        elif factor == "ag_speaker_norm":
+            out[factor] = list(SPEAKER_NORMS)
         elif factor == "vowels":
             out[factor] = [vowel_set(s) for s in params[PARAMETER[factor]]]
         else:
@@ -101,18 +108,25 @@ def value_label(factor: str, value) -> str:
         return "all six" if tuple(value) == ALL_VOWELS else "{" + " ".join(value) + "}"
     if factor == "soft_weights":
         return "on" if value else "off (w = 1)"
+    if factor == "ag_speaker_norm":
+        return "raw" if value == "none" else "per speaker"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
 
 
-def default_value(factor: str, cfg: TrainConfig, default_k: int):
+def default_value(factor: str, cfg: TrainConfig, default_k: int, default_norm: str | None = None):
     """The default setting's value of ``factor``."""
-    return default_k if factor == "k" else getattr(cfg, factor)
+    if factor == "k":
+        return default_k
+    if factor == "ag_speaker_norm":  # a setting of the clustering, not of the training run
+        return default_norm
+    return getattr(cfg, factor)
 
 
 def ablation_design(base: TrainConfig, gammas: dict, values: dict, *, directions, seeds, data_folder,
-                    k_folders: dict | None = None, default_k: int = 10) -> pd.DataFrame:
+                    k_folders: dict | None = None, default_k: int = 10, norm_folders: dict | None = None,
+                    default_norm: str | None = None) -> pd.DataFrame:
     """Every run of the ablations: one row per (factor, value, direction, seed).
 
     Parameters
@@ -131,6 +145,10 @@ def ablation_design(base: TrainConfig, gammas: dict, values: dict, *, directions
         k -> training data folder of the clustering with k clusters (:func:`k_variant_data`).
     default_k
         The number of clusters of ``data_folder``'s clustering.
+    norm_folders, default_norm
+        ``ag_speaker_norm`` value -> training data folder of the clustering fitted with it
+        (:func:`speaker_norm_variant_data`), and the value of ``data_folder``'s clustering (needed
+        with the ``ag_speaker_norm`` factor).
 
     Returns
     -------
@@ -141,6 +159,7 @@ def ablation_design(base: TrainConfig, gammas: dict, values: dict, *, directions
     """
     k_folders = dict(k_folders or {})
     k_folders.setdefault(default_k, data_folder)
+    norm_folders = {**(norm_folders or {}), default_norm: data_folder}
     rows = []
     for factor, vals in values.items():
         if factor not in FACTORS:
@@ -148,8 +167,10 @@ def ablation_design(base: TrainConfig, gammas: dict, values: dict, *, directions
         for direction in directions:
             default = replace(base, method=proposed(), direction=direction, gamma=float(gammas[direction]),
                               threads=1)
-            d_value = default_value(factor, default, default_k)
-            if factor in ("vowels", "soft_weights", "target_labels"):  # categories: the default first
+            d_value = default_value(factor, default, default_k, default_norm)
+            if factor == "ag_speaker_norm" and default_norm is None:
+                raise ValueError("the ag_speaker_norm factor needs default_norm (the main clustering's)")
+            if factor in ("vowels", "soft_weights", "target_labels", "ag_speaker_norm"):  # categories: default first
                 vals_all = [d_value] + [v for v in vals if v != d_value]
             else:
                 vals_all = sorted(set(vals) | {d_value})
@@ -158,6 +179,10 @@ def ablation_design(base: TrainConfig, gammas: dict, values: dict, *, directions
                     if value not in k_folders:
                         raise ValueError(f"no training data for k = {value}")
                     cfg, folder = default, k_folders[value]
+                elif factor == "ag_speaker_norm":
+                    if value not in norm_folders:
+                        raise ValueError(f"no training data for ag_speaker_norm = {value}")
+                    cfg, folder = default, norm_folders[value]
                 else:
                     cfg, folder = replace(default, **{factor: value}), data_folder
                 for seed in seeds:
@@ -264,6 +289,24 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
         ag_clustering(params, paths, segments, k=k, folder=folder / "ag_clusters")
         cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training")
         out[k] = folder / "training"
+    return out
+
+
+def speaker_norm_variant_data(paths, params: dict, values, *, progress: bool = True) -> dict[str, Path]:
+    """Training data for AG clusterings on raw and per-speaker normalised landmarks: value of
+    ``ag_speaker_norm`` -> training data folder. The profile's own value uses notebook 02's
+    (``training/``); the other is fitted like notebook 02's model, with its k
+    (:func:`agcc.stages.clustering_options`), into ``ablations/norm_<value>/`` (cached)."""
+    main_k, out, segments = main_clustering_k(paths), {}, None
+    for value in values:
+        if value == params["ag_speaker_norm"]:
+            out[value] = paths.root / "training"
+            continue
+        variant, folder = {**params, "ag_speaker_norm": value}, paths.root / "ablations" / f"norm_{value}"
+        segments = segments or SegmentSet.load(paths.segments)
+        ag_clustering(variant, paths, segments, k=main_k, folder=folder / "ag_clusters")
+        cached_training_data(paths, variant, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training")
+        out[value] = folder / "training"
     return out
 
 

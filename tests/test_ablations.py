@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from agcc.ablations import (ablation_design, ablation_summary, ablation_values, directions_of, k_variant_data,
-                            reading, reference_levels, seeds_of, value_label)
+                            reading, reference_levels, seeds_of, speaker_norm_variant_data, value_label)
 from agcc.experiments import run_design
 from agcc.params import ParameterError, defaults, resolve
 from agcc.train import TrainConfig
@@ -144,6 +144,43 @@ def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monke
                and c[2]["seed"] == p["seed"] and c[2]["backend"] == p["clustering_backend"]
                for c in calls if c[0] == "cluster")
     assert [c[1] for c in calls if c[0] == "data"] == [f for f, _, _ in fitted]
+
+
+def test_speaker_norm_factor_trains_on_its_own_clustering(tmp_path, monkeypatch):
+    """ag_speaker_norm: the profile's value reuses notebook 02's training data, the other value gets a
+    clustering fitted with notebook 02's k on the other landmarks, and its runs train on that data."""
+    from types import SimpleNamespace
+
+    import agcc.ablations as ab
+    import agcc.segments
+    import agcc.stages
+
+    calls = []
+    monkeypatch.setattr(ab, "main_clustering_k", lambda paths: 7)
+    monkeypatch.setattr(agcc.segments.SegmentSet, "load", classmethod(lambda cls, folder: "segments"))
+    monkeypatch.setattr(agcc.stages, "cached_ag_clustering",
+                        lambda segs, seg_folder, folder, **opt: calls.append(("cluster", folder, opt)))
+    monkeypatch.setattr(ab, "cached_training_data",
+                        lambda paths, p, progress, ag_clusters, folder: calls.append(("data", ag_clusters, folder)))
+    paths = SimpleNamespace(root=tmp_path, segments=tmp_path / "segments")
+    values = ablation_values(params(ablation_factors="ag_speaker_norm"))
+    assert values == {"ag_speaker_norm": ["none", "per_speaker"]}
+    folders = speaker_norm_variant_data(paths, params(), values["ag_speaker_norm"], progress=False)
+    variant = tmp_path / "ablations" / "norm_per_speaker"
+    assert folders == {"none": tmp_path / "training", "per_speaker": variant / "training"}
+    [(_, folder, opt)] = [c for c in calls if c[0] == "cluster"]
+    assert folder == variant / "ag_clusters" and opt["speaker_norm"] == "per_speaker" and opt["k"] == 7
+    assert [c[1:] for c in calls if c[0] == "data"] == [(variant / "ag_clusters", variant / "training")]
+
+    base = TrainConfig.from_params(defaults(), max_epochs=1)
+    design = ablation_design(base, {"C->I": 1.0}, values, directions=["C->I"], seeds=[0, 1],
+                             data_folder=tmp_path / "training", norm_folders=folders, default_norm="none")
+    assert list(dict.fromkeys(design["label"])) == ["raw", "per speaker"]  # the default first
+    data = design.groupby("value")["task"].apply(lambda t: {x["data"] for x in t})
+    assert data["none"] == {str(tmp_path / "training")} and data["per_speaker"] == {str(variant / "training")}
+    assert design.groupby("value")["key"].nunique().tolist() == [2, 2]
+    with pytest.raises(ValueError, match="needs default_norm"):
+        ablation_design(base, {"C->I": 1.0}, values, directions=["C->I"], seeds=[0], data_folder=tmp_path)
 
 
 def test_profiles_run_the_full_design_only_in_paper():
