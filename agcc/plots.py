@@ -7,6 +7,8 @@ renders at 9 px or more; legends sit outside the axes (above or beside), never o
 """
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import FancyBboxPatch, Rectangle
@@ -437,46 +439,58 @@ def plot_ablation(summary, factor: str, title: str, reference=None, metric: str 
 
 def plot_sensitivity(levels, gains, titles: dict, centre: dict | None = None, metric: str = "4-CAT"):
     """The sensitivity study (:mod:`agcc.sensitivity`): one column per knob; top, the ``metric``
-    UAR of each method against the knob's value (mean and 95 % interval); bottom, AG-CC minus each
-    baseline on the same seed (95 % interval), with 0 marked. ``centre`` (knob -> the profile's
-    own value) is drawn as a dotted vertical line."""
-    knobs = list(dict.fromkeys(levels["knob"]))
-    fig, axes = plt.subplots(2, len(knobs), figsize=(MAX_WIDTH_IN, 6.8), squeeze=False, sharey="row")
+    UAR of each arm against the knob's value (mean and 95 % interval; an arm with oracle target
+    labels dashed, in its method's colour); bottom, each comparison's paired difference on the same
+    seed with its 95 % interval (:func:`agcc.sensitivity.sensitivity_gains`), 0 marked, the marker
+    filled where the interval excludes 0. ``centre`` (knob -> the profile's own value) is drawn as a
+    dotted vertical line. Directions differ by marker (circle, triangle)."""
+    present = set(levels["knob"])
+    knobs = [k for k in titles if k in present] + sorted(present - set(titles))  # the study's order of knobs
+    fig, axes = plt.subplots(2, len(knobs), figsize=(MAX_WIDTH_IN, 7.6), squeeze=False, sharey="row")
     colours = registry.colours()
-    styles = dict(zip(cross_directions(), ("-", "--", ":", "-.")))
+    colour = lambda arm: colours.get(arm.split(" (")[0], "0.3")  # noqa: E731  "PA-CC (oracle)" -> PA-CC's
+    dashed = lambda arm: "(oracle)" in arm  # noqa: E731
+    markers = dict(zip(cross_directions(), ("o", "^", "s", "D")))
+
+    def draw(ax, rows, x_col, mid, lo, hi, j, n, name, arm, filled):
+        rows = rows.sort_values(x_col)
+        span = np.ptp(rows[x_col]) or 1.0
+        x = rows[x_col] + (j - (n - 1) / 2) * 0.018 * span  # side by side, not on top of each other
+        err = np.nan_to_num(np.vstack([rows[mid] - rows[lo], rows[hi] - rows[mid]]))
+        ax.errorbar(x, rows[mid], yerr=err, color=colour(arm), ls="--" if dashed(arm) else "-", capsize=3, lw=1.2,
+                    marker="none", label=name)
+        ax.scatter(x, rows[mid], s=22, zorder=3, marker=markers.get(rows["direction"].iloc[0], "o"),
+                   edgecolors=colour(arm), facecolors=[colour(arm) if f else "white" for f in filled(rows)])
+
     for c, knob in enumerate(knobs):
         top, bottom = axes[0, c], axes[1, c]
-        lv = levels[levels["knob"] == knob]
-        groups = list(lv.groupby(["method", "direction"], sort=False))
-        for j, ((method, direction), rows) in enumerate(groups):
-            rows = rows.sort_values("value")
-            err = np.nan_to_num(np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]]))
-            x = rows["value"] + (j - (len(groups) - 1) / 2) * 0.015 * (np.ptp(rows["value"]) or 1.0)
-            top.errorbar(x, rows["mean"], yerr=err, color=colours.get(method), ls=styles.get(direction, "-"),
-                         marker="o", ms=4, capsize=3, lw=1.2, label=f"{method} {direction}")
+        groups = list(levels[levels["knob"] == knob].groupby(["method", "direction"], sort=False))
+        for j, ((arm, direction), rows) in enumerate(groups):
+            draw(top, rows, "value", "mean", "ci_low", "ci_high", j, len(groups), f"{arm} {direction}", arm,
+                 lambda r: np.ones(len(r), bool))
         gv = gains[gains["knob"] == knob]
-        for j, ((baseline, direction), rows) in enumerate(gv.groupby(["baseline", "direction"], sort=False)):
-            rows = rows.sort_values("value")
-            err = np.nan_to_num(np.vstack([rows["diff_mean"] - rows["ci_low"], rows["ci_high"] - rows["diff_mean"]]))
-            span = np.ptp(rows["value"]) or 1.0
-            x = rows["value"] + (j - 0.5) * 0.015 * span  # side by side, not on top of each other
-            bottom.errorbar(x, rows["diff_mean"], yerr=err, color=colours.get(baseline), ls=styles.get(direction, "-"),
-                            marker="s", ms=4, capsize=3, lw=1.2, label=f"AG-CC − {baseline} {direction}")
+        pairs = list(gv.groupby(["comparison", "direction"], sort=False))
+        for j, ((comparison, direction), rows) in enumerate(pairs):
+            baseline = rows["baseline"].iloc[0]
+            draw(bottom, rows, "value", "diff_mean", "ci_low", "ci_high", j, len(pairs), f"{comparison} {direction}",
+                 baseline, lambda r: r["effect"].isin(["higher", "lower"]).to_numpy())
         bottom.axhline(0.0, color="0.2", lw=0.8)
         if centre and knob in centre:
             for ax in (top, bottom):
                 ax.axvline(centre[knob], color="0.6", ls=":", lw=1)
-        top.set_title(f"({'abcdef'[c]}) " + titles.get(knob, knob).split(" (")[0], fontsize=MIN_FONT_PT, loc="left")
-        bottom.set_xlabel(titles.get(knob, knob).split(" (")[0], fontsize=MIN_FONT_PT)
+        name = titles.get(knob, knob).split(" (")[0]
+        wrapped = textwrap.fill(name, 64 // len(knobs))
+        top.set_title(f"({'abcdefgh'[c]}) {wrapped}", fontsize=MIN_FONT_PT, loc="left")
+        bottom.set_xlabel(wrapped, fontsize=MIN_FONT_PT)
         for ax in (top, bottom):
             ax.tick_params(labelsize=MIN_FONT_PT)
-    axes[0, 0].set_ylabel(f"{metric} UAR (%)")
-    axes[1, 0].set_ylabel("AG-CC − baseline\n(points, paired by seed)")
-    for row, where in ((0, (0, 0.55, 1, 0.45)), (1, (0, 0.0, 1, 0.1))):
+    axes[0, 0].set_ylabel(f"{metric} UAR (%)", fontsize=MIN_FONT_PT)
+    axes[1, 0].set_ylabel("paired difference (points)\nfilled: 95 % interval off 0", fontsize=MIN_FONT_PT)
+    for row, anchor in ((0, (0.5, 0.515)), (1, (0.5, 0.0))):
         handles, names = axes[row, 0].get_legend_handles_labels()
-        fig.legend(handles, names, ncol=3, fontsize=MIN_FONT_PT, loc="lower center",
-                   bbox_to_anchor=(0.5, 0.485) if row == 0 else (0.5, 0.0))
-    fig.tight_layout(rect=(0, 0.08, 1, 1), h_pad=4.5)
+        fig.legend(handles, names, ncol=3 if row == 0 else 2, fontsize=MIN_FONT_PT, loc="lower center",
+                   bbox_to_anchor=anchor)
+    fig.tight_layout(rect=(0, 0.09, 1, 1), h_pad=6.0)
     return fig
 
 

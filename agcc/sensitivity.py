@@ -13,13 +13,22 @@ simulator (:mod:`agcc.simulate`) has a knob for each:
 * ``sim_articulatory_deviation``: how far the articulated vowels depart from the dictionary's
   label (token deviation and spontaneous substitutions; :class:`agcc.simulate.articulation.Realisation`).
 
+The study asks the paper's open question -- when do articulatory clusters anchor better than the
+vowel label? -- so its arms (:data:`ARMS`) are AG-CC and PA-CC, which differ only in how they
+group the anchoring tokens, each with pseudo-labelled target anchors (the transfer setting) and with
+the target corpus's *true* labels (``target_labels: oracle``, analysis only, never a transfer
+result), beside source-only training. AG-CC's paired gain over PA-CC with oracle labels is what the
+*data* allow the AG clusters to add; with pseudo-labels, what the method obtains from them
+(:data:`COMPARISONS`).
+
 Each *setting* changes one knob from the profile's own value (the *centre*, shared by every
 knob) and re-runs the data pipeline of notebooks 01-02 -- simulation, features, vowel segments,
 AG clustering with the profile's k -- on smaller corpora (``sens_*`` parameters) into its own
 folder ``sensitivity/<setting>/`` (:func:`agcc.stages.prepare_artifacts`, cached). Source only, PA-CC and
 AG-CC are then trained on every setting with the same seeds and the gamma notebooks 05-06 chose
-on the main corpora (:func:`sensitivity_design`), and AG-CC's gain over each baseline is read as a
-difference paired by seed (:func:`sensitivity_gains`).
+on the main corpora (the oracle arms take their method's; :func:`sensitivity_design`), and AG-CC's
+gain over each baseline is read as a difference paired by seed (:func:`sensitivity_gains`, with
+:func:`agcc.stats.paired_interval`).
 """
 from __future__ import annotations
 
@@ -43,10 +52,23 @@ TITLES = {"channel_shift": "acoustic channel shift (sim_channel_shift)",
           "landmark_noise": "landmark tracking noise (sim_landmark_noise)",
           "improv_intensity": "MSP-IMPROV-like emotion intensity (sim_improv_intensity)",
           "articulatory_deviation": "articulatory deviation from the dictionary (sim_articulatory_deviation)"}
-# the study's methods (registered names, agcc.methods): the proposed one against the reference
-# without alignment and the baseline that differs from it only by its anchors' grouping
-METHODS = ("Source only", "PA-CC", registry.proposed())
-BASELINES = tuple(m for m in METHODS if m != registry.proposed())
+AG = registry.proposed()
+# the study's arms: a registered method (agcc.methods) and the emotion of its target anchors,
+# "pseudo" (the transfer setting) or "oracle" (the true target labels: analysis only). The proposed
+# method against the reference without alignment and against the baseline that differs from it only
+# by its anchors' grouping (PA-CC: the vowel label), the latter two also with oracle labels.
+ARMS = (("Source only", "pseudo"), ("PA-CC", "pseudo"), (AG, "pseudo"), ("PA-CC", "oracle"), (AG, "oracle"))
+
+
+def arm_name(method: str, labels: str) -> str:
+    """How an arm is named in the tables: the method, with `` (oracle)`` for true target labels."""
+    return method if labels == "pseudo" else f"{method} (oracle)"
+
+
+METHODS = tuple(dict.fromkeys(m for m, _ in ARMS))  # the registered methods the arms train
+# AG-CC's paired comparisons (reference arm, baseline arm): over PA-CC with pseudo-labels (what the
+# method obtains), over PA-CC with oracle labels on both sides (what the data allow), over source only
+COMPARISONS = ((AG, "PA-CC"), (arm_name(AG, "oracle"), arm_name("PA-CC", "oracle")), (AG, "Source only"))
 # the corpus sizes of a setting, from the sens_* parameters
 SIZES = {"sim_crema_actors": "sens_crema_actors", "sim_crema_sentences": "sens_crema_sentences",
          "sim_improv_sessions": "sens_improv_sessions", "sim_improv_per_speaker": "sens_improv_per_speaker"}
@@ -118,22 +140,23 @@ def prepare_settings(params: dict, settings: pd.DataFrame, folder, *, progress: 
 
 
 def sensitivity_design(base: TrainConfig, gammas: dict, settings: pd.DataFrame, prepared: pd.DataFrame, *,
-                       directions, seeds, methods=METHODS) -> pd.DataFrame:
-    """Every run of the study: one row per (knob, value, method, direction, seed), with the
-    stored run's ``key`` and ``task``. ``gammas`` maps (method, direction) to gamma (ignored for
-    Source only)."""
+                       directions, seeds, arms=ARMS) -> pd.DataFrame:
+    """Every run of the study: one row per (knob, value, arm, direction, seed), with the stored
+    run's ``key`` and ``task``; ``method`` is the arm's name (:func:`arm_name`), ``labels`` its
+    target labels. ``gammas`` maps (registered method, direction) to gamma (ignored for Source
+    only; an oracle arm takes its method's)."""
     folder = dict(zip(prepared["name"], prepared["data"]))
     rows = []
     for s in settings.itertuples(index=False):
-        for method in methods:
+        for method, labels in arms:
             for direction in directions:
-                cfg = replace(base, method=method, direction=direction, threads=1,
+                cfg = replace(base, method=method, direction=direction, threads=1, target_labels=labels,
                               gamma=float(gammas.get((method, direction), base.gamma)))
                 for seed in seeds:
                     task = task_for(canonical(replace(cfg, seed=int(seed))), folder[s.name])
                     rows.append({"knob": s.knob, "value": s.value, "position": s.position, "is_centre": s.is_centre,
-                                 "name": s.name, "method": method, "direction": direction, "seed": int(seed),
-                                 "key": task_key(task), "task": task})
+                                 "name": s.name, "method": arm_name(method, labels), "labels": labels,
+                                 "direction": direction, "seed": int(seed), "key": task_key(task), "task": task})
     return pd.DataFrame(rows)
 
 
@@ -148,19 +171,23 @@ def method_levels(results: pd.DataFrame, metric: str = "4-CAT") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sensitivity_gains(results: pd.DataFrame, metric: str = "4-CAT", reference: str = "AG-CC",
-                      baselines=BASELINES) -> pd.DataFrame:
-    """``reference`` minus each baseline on the same setting, direction and seed: ``knob,
-    position, value, direction, baseline, n, diff_mean, ci_low, ci_high, effect`` (``higher``:
-    the interval lies above 0; :func:`agcc.ablations.effect`)."""
+def sensitivity_gains(results: pd.DataFrame, metric: str = "4-CAT", comparisons=COMPARISONS) -> pd.DataFrame:
+    """Each comparison's reference arm minus its baseline arm on the same setting, direction and
+    seed (:func:`agcc.stats.paired_interval`): ``knob, position, value, direction, reference,
+    baseline, comparison, n, diff_mean, ci_low, ci_high, effect`` (``higher``: the 95 % interval
+    lies above 0, ``lower``: below, ``no clear difference``: it includes 0;
+    :func:`agcc.ablations.effect`). A comparison whose arms were not run is left out."""
     rows = []
     keys = ["knob", "position", "value", "direction"]
     for group, part in results.groupby(keys, sort=True):
-        ref = part[part["method"] == reference].set_index("seed")[metric]
-        for baseline in baselines:
+        for reference, baseline in comparisons:
+            if not {reference, baseline} <= set(part["method"]):
+                continue
+            ref = part[part["method"] == reference].set_index("seed")[metric]
             other = part[part["method"] == baseline].set_index("seed")[metric]
             m, lo, hi, n = paired_interval(ref, other)
-            rows.append({**dict(zip(keys, group)), "baseline": baseline, "n": n, "diff_mean": m,
+            rows.append({**dict(zip(keys, group)), "reference": reference, "baseline": baseline,
+                         "comparison": f"{reference} − {baseline}", "n": n, "diff_mean": m,
                          "ci_low": lo, "ci_high": hi, "effect": effect(lo, hi, n)})
     return pd.DataFrame(rows)
 
@@ -172,7 +199,7 @@ def sensitivity_reading(gains: pd.DataFrame, knob: str, metric: str = "4-CAT") -
     if part.empty:
         return f"The {knob} setting was not varied."
     clauses = []
-    for (direction, baseline), rows in part.groupby(["direction", "baseline"], sort=False):
+    for (direction, reference, baseline), rows in part.groupby(["direction", "reference", "baseline"], sort=False):
         rows = rows.sort_values("value")
         first, last = rows.iloc[0], rows.iloc[-1]
         clear = rows[rows["effect"].isin(["higher", "lower"])]
@@ -180,6 +207,6 @@ def sensitivity_reading(gains: pd.DataFrame, knob: str, metric: str = "4-CAT") -
                  "; ".join(f"{'above' if r.effect == 'higher' else 'below'} 0 at {r.value:g}"
                            for r in clear.itertuples()))
         span = ("no interval (one seed)" if rows["ci_low"].isna().all() else where)
-        clauses.append(f"over {baseline} in {direction} goes from {first.diff_mean:+.1f} at {first.value:g} "
-                       f"to {last.diff_mean:+.1f} at {last.value:g} ({span})")
-    return (f"As the {TITLES[knob].split(' (')[0]} varies, AG-CC's {metric} gain " + "; ".join(clauses) + ".")
+        clauses.append(f"of {reference} over {baseline} in {direction} goes from {first.diff_mean:+.1f} at "
+                       f"{first.value:g} to {last.diff_mean:+.1f} at {last.value:g} ({span})")
+    return (f"As the {TITLES[knob].split(' (')[0]} varies, the {metric} gain " + "; ".join(clauses) + ".")

@@ -425,13 +425,16 @@ def test_opening_summarises_data_setup_closeness_and_findings(tmp_path):
     ablations = pd.DataFrame({"factor": ["beta", "beta", "alpha"], "direction": ["C->I"] * 3,
                               "label": ["0.2", "5", "1"], "effect": ["default", "lower", "no clear difference"],
                               "diff_mean": [0.0, -3.2, 0.4]})
-    gains = pd.DataFrame({"knob": ["channel_shift"] * 2, "value": [0.0, 1.0], "baseline": ["Source only"] * 2,
-                          "direction": ["C->I"] * 2, "diff_mean": [0.5, 2.5], "effect": ["no clear difference", "higher"]})
+    gains = pd.DataFrame({"knob": ["channel_shift"] * 4, "value": [0.0, 1.0] * 2, "reference": ["AG-CC"] * 4,
+                          "baseline": ["Source only"] * 2 + ["PA-CC"] * 2, "direction": ["C->I"] * 4,
+                          "diff_mean": [0.5, 2.5, -1.0, -3.0],
+                          "effect": ["no clear difference", "higher", "no clear difference", "lower"]})
     text = report.opening(report.run_params({"profile": "smoke"}), claims, long, present=report.reproduced(paths),
                           ablations=ablations, sensitivity=gains)
     assert "regenerated Table II of the paper on **simulated corpora**" in text
     assert "learning rate, weight decay 0.001, 0.001 instead of 0.0001, 0.001" in text
     assert f"{int(sum(c.verdict == HOLDS for c in claims))} of {len(claims)} on Table II" in text
     assert "1 moved the 4-class UAR clearly: beta = 5 (C->I, -3.2)" in text
-    assert "from 0 to 1, over Source only +0.5 → +2.5" in text and "1 of 2 paired gains" in text
+    assert "from 0 to 1, AG-CC over Source only +0.5 → +2.5, AG-CC over PA-CC -1.0 → -3.0" in text
+    assert "of 4 paired gains, the 95 % interval lies above zero for 1 and below zero for 1" in text
     assert "not available in this build" in report.ablation_finding(None, "tables/ablations.csv missing")

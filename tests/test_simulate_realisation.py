@@ -12,7 +12,7 @@ import pytest
 from agcc.clustering import cluster_information, speaker_normalised
 from agcc.simulate import articulation as A
 from agcc.simulate import validate as V
-from agcc.simulate.calibrate import level_checks
+from agcc.simulate.calibrate import SIM_KNOBS, calibration_table, level_checks, record_runs
 from agcc.simulate.phones import VOWEL_TARGETS, is_vowel, words_of
 from agcc.vocab import METRICS
 
@@ -115,6 +115,27 @@ def test_level_checks_against_the_papers_levels():
     bad = level_checks(runs({"C->C": 88.0, "I->I": 67.0, "C->I": 60.0, "I->C": 84.0})).set_index("direction")
     assert not bad.loc["C->C", "ok"] and not bad.loc["I->C", "ok"]  # too easy; above its target's bound
     assert not level_checks(runs({"C->C": 66.0}, binary=96.0))["ok"].any()  # a binary cell at ceiling
+
+
+def test_calibration_record_replaces_a_remeasured_setting_and_tables_every_setting(tmp_path):
+    from agcc.params import resolve
+
+    def runs(levels, seeds=(0, 1)):
+        return pd.DataFrame([{"method": "m", "direction": d, "seed": s, "best_epoch": 3, "run_wall_s": 1.0,
+                              **{m: (v + s if m == "4-CAT" else 80.0) for m in METRICS}}
+                             for d, v in levels.items() for s in seeds])
+    params = resolve("default")
+    near = {**params, "sim_crema_intensity": params["sim_crema_intensity"] + 0.05}
+    path = tmp_path / "book" / "calibration" / "default.csv"
+    record_runs(runs({"C->C": 80.0, "I->I": 61.0, "C->I": 54.0, "I->C": 52.0}), params, path)
+    record_runs(runs({"C->C": 72.0, "I->I": 61.0, "C->I": 54.0, "I->C": 52.0}), near, path)
+    record = record_runs(runs({"C->C": 66.0, "I->I": 61.0, "C->I": 54.0, "I->C": 52.0}), params, path)  # again
+    assert len(record) == 2 * 4 * 2 and set(SIM_KNOBS) <= set(record.columns)
+    table = calibration_table(pd.read_csv(path), params)
+    assert list(table.index) == ["the profile's", f"sim_crema_intensity {near['sim_crema_intensity']:g}"]
+    assert table.loc["the profile's", "C->C"] == "66.5 (66-67)" and table.loc["the profile's", "ok"]
+    assert table.loc["the profile's", "seeds"] == 2 and table.loc["the profile's", "max binary"] == 80.0
+    assert not table.iloc[1]["ok"]  # C->C 72.5: more than 5 points above 66.4
 
 
 def _speaker_segments(shift: float, seed: int = 0):

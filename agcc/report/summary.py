@@ -118,23 +118,24 @@ def ablation_finding(summary: pd.DataFrame | None, why: str = "") -> str:
 
 
 def sensitivity_finding(gains: pd.DataFrame | None, why: str = "") -> str:
-    """One sentence on the sensitivity study (``tables/sensitivity_gains.csv``): per knob, AG-CC's
-    paired 4-CAT gain over each baseline at the knob's lowest and highest value (mean over the
-    directions), and how many gains have an interval off zero."""
+    """One sentence on the sensitivity study (``tables/sensitivity_gains.csv``): per knob, each
+    comparison's paired 4-CAT difference (AG-CC over PA-CC with pseudo-labels, the same with oracle
+    labels on both sides, AG-CC over source only) at the knob's lowest and highest value (mean over
+    the directions), and how many differences have an interval above and below zero."""
     if gains is None or gains.empty:
         return f"The sensitivity study is not available in this build ({why or 'no tables/sensitivity_gains.csv'})."
     parts = []
     for knob, part in gains.groupby("knob", sort=False):
         values = sorted(part["value"].unique())
         moves = []
-        for baseline, rows in part.groupby("baseline", sort=False):
+        for (reference, baseline), rows in part.groupby(["reference", "baseline"], sort=False):
             by_value = rows.groupby("value")["diff_mean"].mean()
-            moves.append(f"over {baseline} {by_value[values[0]]:+.1f} → {by_value[values[-1]]:+.1f}")
+            moves.append(f"{reference} over {baseline} {by_value[values[0]]:+.1f} → {by_value[values[-1]]:+.1f}")
         parts.append(f"as the {knob.replace('_', ' ')} goes from {values[0]:g} to {values[-1]:g}, "
                      + ", ".join(moves))
-    clear = int(gains["effect"].isin(["higher", "lower"]).sum())
-    return ("AG-CC's 4-class gain (points, mean over directions) moves " + "; ".join(parts)
-            + f" — {clear} of {len(gains)} paired gains have a 95 % interval off zero.")
+    above, below = (int((gains["effect"] == e).sum()) for e in ("higher", "lower"))
+    return ("The paired 4-class gains (points, mean over directions) move " + "; ".join(parts)
+            + f" — of {len(gains)} paired gains, the 95 % interval lies above zero for {above} and below zero for {below}.")
 
 
 def _reproduced(present: Iterable[str]) -> str:

@@ -11,8 +11,14 @@ bounds and the source-only models, which no anchoring method enters; AG-CC's res
 (:func:`agcc.stages.prepare_artifacts`, cached) into a folder of its own, then the four runs per seed
 (upper bound C->C and I->I, source only C->I and I->C) with the profile's model, stored like every
 training run (:func:`agcc.grid.run_grid`). :func:`level_checks` compares the measured levels with the
-targets. Rerun from the command line (``python -m agcc.simulate.calibrate --help``); the simulated
-corpora page reports the levels of the default profile.
+targets. Every measured run is recorded in a committed table, ``book/calibration/<profile>.csv``
+(:func:`record_runs`; a setting measured again replaces its rows), which the simulated corpora page
+shows setting by setting (:func:`calibration_table`), the profile's own setting and its neighbours
+among them. Rerun from the command line (``python -m agcc.simulate.calibrate --help``), e.g. after a
+change of the training protocol::
+
+    python -m agcc.simulate.calibrate --seeds 3                                # the profile's setting
+    python -m agcc.simulate.calibrate --seeds 3 -p sim_crema_intensity 0.32    # a neighbour
 """
 from __future__ import annotations
 
@@ -25,7 +31,7 @@ import pandas as pd
 from ..corpora import corpora
 from ..grid import run_grid
 from ..params import resolve
-from ..paths import Paths
+from ..paths import Paths, project_root
 from ..stages import prepare_artifacts
 from ..train import TrainConfig, canonical, run_task, task_for
 from ..vocab import METRICS
@@ -88,21 +94,50 @@ def level_checks(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def calibration_report(params: dict, folder) -> pd.DataFrame | None:
-    """The stored calibration of the profile's knob setting (written by :func:`main` into
-    ``folder``, normally ``artifacts/<profile>/calibration``): the mean over its seeds of every
-    metric per direction, with the checks of :func:`level_checks`; ``None`` when that setting has
-    not been calibrated in this artifacts folder."""
-    path = Path(folder) / f"{setting_name(params)}.json"
-    if not path.is_file():
-        return None
-    record = json.loads(path.read_text())
-    runs = pd.DataFrame(record["runs"])
-    table = runs.groupby("direction")[list(METRICS)].mean().round(1)
-    checks = level_checks(runs).set_index("direction")[["target", "ok"]]
-    out = table.join(checks).reindex([d for d in ("C->C", "I->I", "C->I", "I->C") if d in table.index])
-    out.insert(0, "seeds", len(record["seeds"]))
-    return out
+def record_path(profile: str) -> Path:
+    """The committed record of a profile's calibration runs: ``book/calibration/<profile>.csv``."""
+    return project_root() / "book" / "calibration" / f"{profile}.csv"
+
+
+def record_runs(runs: pd.DataFrame, params: dict, path) -> pd.DataFrame:
+    """Add the runs of one setting (:func:`calibration_levels`) to the record at ``path``, with the
+    setting's knobs (:data:`SIM_KNOBS`) and ``max_epochs``; rows of the same setting, run and seed
+    measured before are replaced. Returns the whole record."""
+    path = Path(path)
+    new = runs.assign(**{k: float(params[k]) for k in SIM_KNOBS}, max_epochs=int(params["max_epochs"]),
+                      setting=setting_name(params))
+    old = pd.read_csv(path) if path.is_file() else new.iloc[:0]
+    keys = ["setting", "method", "direction", "seed"]
+    kept = old[~old.set_index(keys).index.isin(new.set_index(keys).index)]
+    record = pd.concat([kept, new], ignore_index=True).sort_values(keys, kind="stable")
+    record = record[["setting", *SIM_KNOBS, "max_epochs", *[c for c in new.columns if c not in ("setting", *SIM_KNOBS,
+                                                                                                "max_epochs")]]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record.round(2).to_csv(path, index=False)
+    return record
+
+
+def calibration_table(record: pd.DataFrame, params: dict) -> pd.DataFrame:
+    """One row per recorded setting: the knobs that differ from ``params`` (``setting``; ``the
+    profile's`` for its own), the seeds, the 4-class UAR of each direction as ``mean (min-max)``
+    over the seeds, the highest per-emotion mean (``max binary``) and whether every check of
+    :func:`level_checks` passes (``ok``). Rows follow the knobs' values, so that a setting's
+    neighbours stand next to it."""
+    rows = []
+    for name, runs in record.groupby("setting", sort=False):
+        first = runs.iloc[0]
+        differs = [f"{k} {first[k]:g}" for k in SIM_KNOBS if abs(float(first[k]) - float(params[k])) > 1e-9]
+        checks = level_checks(runs).set_index("direction")
+        row = {"setting": ", ".join(differs) or "the profile's", "seeds": int(runs["seed"].nunique())}
+        for direction, part in runs.groupby("direction"):
+            v = part["4-CAT"]
+            row[direction] = f"{v.mean():.1f} ({v.min():.0f}-{v.max():.0f})"
+        row["max binary"] = float(checks["max_binary"].max())
+        row["ok"] = bool(checks["ok"].all())
+        rows.append({**{k: float(first[k]) for k in SIM_KNOBS}, **row})
+    table = pd.DataFrame(rows).sort_values(list(SIM_KNOBS)).drop(columns=list(SIM_KNOBS))
+    return table.set_index("setting")[["seeds", *[d for d in ("C->C", "I->I", "C->I", "I->C") if d in table],
+                                       "max binary", "ok"]]
 
 
 def main(argv=None) -> None:
@@ -113,6 +148,8 @@ def main(argv=None) -> None:
                     help="override a parameter, e.g. -p sim_crema_intensity 0.5")
     ap.add_argument("--seeds", type=int, default=0, help="seeds (0 = the profile's n_seeds)")
     ap.add_argument("--folder", default="", help="default: artifacts/<profile>/calibration")
+    ap.add_argument("--no-record", action="store_true",
+                    help="do not add the runs to the committed record book/calibration/<profile>.csv")
     args = ap.parse_args(argv)
     params = resolve(args.profile, dict(args.p))
     folder = Path(args.folder) if args.folder else Paths.for_profile(args.profile).root / "calibration"
@@ -125,6 +162,9 @@ def main(argv=None) -> None:
     out.write_text(json.dumps({"knobs": {k: params[k] for k in SIM_KNOBS}, "seeds": list(seeds),
                                "runs": runs.to_dict("records"), "checks": checks.to_dict("records")}, indent=1))
     print(f"written {out}")
+    if not args.no_record:
+        record_runs(runs, params, record_path(args.profile))
+        print(f"recorded in {record_path(args.profile)}")
 
 
 if __name__ == "__main__":
