@@ -142,3 +142,24 @@ def test_generation_is_cached_and_refuses_foreign_folders(tmp_path):
     with pytest.raises(FileExistsError, match="refusing"):
         sim.generate_msp_improv(foreign, **{**SMALL_IMPROV, "per_speaker": 2})
     assert (foreign / "thesis.tex").exists()
+
+
+def test_an_intensity_changes_the_intensities_and_nothing_else_of_the_corpus(tmp_path, monkeypatch):
+    """The knobs calibrate difficulty: a corpus generated at another emotion intensity has the same
+    actors, speakers, clips, sentences, emotions and channels (one random stream for the structure,
+    others for the intensity-dependent draws); only the intensities and what follows from them (the
+    perceptual votes) differ. A shared stream redrew every later actor when the intensity moved."""
+    specs = {}
+    monkeypatch.setattr(sim, "_render_all", lambda s, workers, desc, progress: specs.setdefault(
+        (desc, len(specs)), s) and [])
+    for i, intensity in enumerate((0.3, 0.6)):
+        sim.generate_crema_d(tmp_path / f"c{i}", **{**SMALL_CREMA, "n_actors": 4, "intensity": intensity})
+        sim.generate_msp_improv(tmp_path / f"i{i}", **{**SMALL_IMPROV, "n_sessions": 2, "per_speaker": 60,
+                                                      "intensity": intensity})
+    (c0, i0, c1, i1) = specs.values()
+    structure = lambda s: [(x["utt_id"], x["text"], x["emotion"], repr(x["speaker"]), repr(x.get("channel")),  # noqa: E731
+                            x["align_fail"]) for x in s]
+    assert structure(c0) == structure(c1) and structure(i0) == structure(i1)
+    assert [x["intensity"] for x in c0] != [x["intensity"] for x in c1]
+    assert [x["intensity"] for x in i0] != [x["intensity"] for x in i1]
+    assert (tmp_path / "c0" / "VideoDemographics.csv").read_text() == (tmp_path / "c1" / "VideoDemographics.csv").read_text()

@@ -45,7 +45,7 @@ from .phones import words_of
 from .sentences import CREMA_D_SENTENCES, MSP_IMPROV_CONVERSATION, MSP_IMPROV_TARGET_SENTENCES
 from .writers import write_openface_csv, write_textgrid
 
-SIM_VERSION = 3  # bump when the generator's output changes, so cached corpora are regenerated
+SIM_VERSION = 4  # bump when the generator's output changes, so cached corpora are regenerated
 MANIFEST = "simulation.json"
 SYNTH_SR = 16000
 
@@ -208,7 +208,11 @@ def generate_crema_d(root, *, n_actors: int = 18, n_sentences: int = 12, intensi
         style=articulation.sample_style(np.random.default_rng([seed, 1, 5]), style_mismatch))
 
     def build(root: Path):
-        rng = np.random.default_rng([seed, 1])
+        # Two streams: ``rng`` draws the corpus's structure (actors, their traits, each clip's
+        # intensity and faults), always the same number of draws whatever the knobs' values;
+        # ``votes`` draws the perceptual votes, whose number of draws depends on the intensity.
+        # One shared stream made a change of intensity redraw every later actor.
+        rng, votes_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 1, 7])
         ids = sorted(rng.choice(np.arange(1001, 1092), size=n_actors, replace=False).tolist())
         if 1076 not in ids:
             ids[-1] = 1076
@@ -241,7 +245,7 @@ def generate_crema_d(root, *, n_actors: int = 18, n_sentences: int = 12, intensi
                             landmark_args=_landmark_args(0.8 * landmark_noise, 0.05, 0.01, 0.0),
                             silent=stem == "1076_MTI_SAD_XX",
                             align_fail=bool(rng.random() < 0.005)))
-                        votes.append(_crema_votes(stem, emo, inten, rng))
+                        votes.append(_crema_votes(stem, emo, inten, votes_rng))
         # A summaryTable row whose WAV is missing, as in the real release.
         missing = specs[min(1, len(specs) - 1)]
         missing["audio_path"] = None
@@ -346,7 +350,11 @@ def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, in
     type_factor = {"R": 1.1, "S": 1.0, "T": 1.0, "P": 0.7}
 
     def build(root: Path):
+        # Three streams (see generate_crema_d): the structure (speakers, types, sentences, emotions,
+        # channels, faults), a fixed number of draws per clip; the intensities (Beta draws, whose
+        # number of underlying draws depends on the mean); the raters' evaluations.
         rng = np.random.default_rng([seed, 2])
+        intensity_rng, votes_rng = np.random.default_rng([seed, 2, 8]), np.random.default_rng([seed, 2, 7])
         base_channel = improv_channel(channel_shift)
         specs, evaluations, counters = [], [], {}
         for session in range(1, n_sessions + 1):
@@ -367,7 +375,7 @@ def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, in
                     text = (MSP_IMPROV_TARGET_SENTENCES[sent - 1] if rtype in "RT"
                             else str(rng.choice(MSP_IMPROV_CONVERSATION)))
                     mean = float(np.clip(intensity * type_factor[rtype], 0.05, 0.95))
-                    inten = float(rng.beta(mean * 5.0, (1.0 - mean) * 5.0))
+                    inten = float(intensity_rng.beta(mean * 5.0, (1.0 - mean) * 5.0))
                     channel = replace(base_channel, snr_db=base_channel.snr_db + float(rng.normal(0, 3)),
                                       rt60_s=base_channel.rt60_s * float(rng.uniform(0.8, 1.2)))
                     folder = root / "Audio" / f"session{session}" / f"S{sent:02d}{emo}" / rtype
@@ -386,7 +394,7 @@ def generate_msp_improv(root, *, n_sessions: int = 6, per_speaker: int = 125, in
                         landmark_args=_landmark_args(1.2 * landmark_noise, 0.10, 0.03, 0.005),
                         align_fail=bool(rng.random() < 0.01),
                         oov=bool(rtype == "P" and rng.random() < 0.03)))
-                    evaluations.append(_improv_evaluation(stem, emo, inten, rng))
+                    evaluations.append(_improv_evaluation(stem, emo, inten, votes_rng))
         faults = {"alignment_missing": [s["utt_id"] for s in specs if s["align_fail"]],
                   "oov_word": [s["utt_id"] for s in specs if s.get("oov")]}
         for sub in ("Audio", "openface", "mfa"):
