@@ -127,6 +127,8 @@ def test_calibration_record_replaces_a_remeasured_setting_and_tables_every_setti
     params = resolve("default")
     near = {**params, "sim_crema_intensity": params["sim_crema_intensity"] + 0.05}
     path = tmp_path / "book" / "calibration" / "default.csv"
+    old = record_runs(runs({"C->C": 50.0}), {**params, "sim_crema_intensity": 0.9}, path)
+    old.assign(sim_version=old["sim_version"] - 1).to_csv(path, index=False)  # corpora no longer generated
     record_runs(runs({"C->C": 80.0, "I->I": 61.0, "C->I": 54.0, "I->C": 52.0}), params, path)
     record_runs(runs({"C->C": 72.0, "I->I": 61.0, "C->I": 54.0, "I->C": 52.0}), near, path)
     record = record_runs(runs({"C->C": 66.0, "I->I": 61.0, "C->I": 54.0, "I->C": 52.0}), params, path)  # again

@@ -35,6 +35,7 @@ from ..paths import Paths, project_root
 from ..stages import prepare_artifacts
 from ..train import TrainConfig, canonical, run_task, task_for
 from ..vocab import METRICS
+from .corpora import SIM_VERSION
 
 # Table II of the paper (4-CAT UAR, %): what the difficulty is calibrated to.
 PAPER_UPPER_BOUNDS = {"C->C": 66.36, "I->I": 62.10}
@@ -101,17 +102,20 @@ def record_path(profile: str) -> Path:
 
 def record_runs(runs: pd.DataFrame, params: dict, path) -> pd.DataFrame:
     """Add the runs of one setting (:func:`calibration_levels`) to the record at ``path``, with the
-    setting's knobs (:data:`SIM_KNOBS`) and ``max_epochs``; rows of the same setting, run and seed
-    measured before are replaced. Returns the whole record."""
+    setting's knobs (:data:`SIM_KNOBS`), ``max_epochs`` and the simulator's version
+    (:data:`agcc.simulate.corpora.SIM_VERSION`); rows of the same setting, run and seed measured
+    before are replaced, and rows of another simulator version dropped (their corpora are no longer
+    generated). Returns the whole record."""
     path = Path(path)
     new = runs.assign(**{k: float(params[k]) for k in SIM_KNOBS}, max_epochs=int(params["max_epochs"]),
-                      setting=setting_name(params))
+                      setting=setting_name(params), sim_version=SIM_VERSION)
     old = pd.read_csv(path) if path.is_file() else new.iloc[:0]
+    old = old[old["sim_version"] == SIM_VERSION] if "sim_version" in old else old.iloc[:0]
     keys = ["setting", "method", "direction", "seed"]
     kept = old[~old.set_index(keys).index.isin(new.set_index(keys).index)]
     record = pd.concat([kept, new], ignore_index=True).sort_values(keys, kind="stable")
-    record = record[["setting", *SIM_KNOBS, "max_epochs", *[c for c in new.columns if c not in ("setting", *SIM_KNOBS,
-                                                                                                "max_epochs")]]]
+    first = ["setting", *SIM_KNOBS, "max_epochs", "sim_version"]
+    record = record[[*first, *[c for c in new.columns if c not in first]]]
     path.parent.mkdir(parents=True, exist_ok=True)
     record.round(2).to_csv(path, index=False)
     return record
