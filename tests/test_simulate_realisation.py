@@ -137,7 +137,7 @@ def test_calibration_record_replaces_a_remeasured_setting_and_tables_every_setti
     assert list(table.index) == ["the profile's", f"sim_crema_intensity {near['sim_crema_intensity']:g}"]
     assert table.loc["the profile's", "C->C"] == "66.5 (66-67)" and table.loc["the profile's", "ok"]
     assert table.loc["the profile's", "seeds"] == 2 and table.loc["the profile's", "max binary"] == 80.0
-    assert not table.iloc[1]["ok"]  # C->C 72.5: more than 5 points above 66.4
+    assert not table.iloc[1]["ok"] and table.iloc[1]["missed"] == "C->C"  # 72.5: more than 5 above 66.4
 
 
 def _speaker_segments(shift: float, seed: int = 0):

@@ -124,9 +124,9 @@ def record_runs(runs: pd.DataFrame, params: dict, path) -> pd.DataFrame:
 def calibration_table(record: pd.DataFrame, params: dict) -> pd.DataFrame:
     """One row per recorded setting: the knobs that differ from ``params`` (``setting``; ``the
     profile's`` for its own), the seeds, the 4-class UAR of each direction as ``mean (min-max)``
-    over the seeds, the highest per-emotion mean (``max binary``) and whether every check of
-    :func:`level_checks` passes (``ok``). Rows follow the knobs' values, so that a setting's
-    neighbours stand next to it."""
+    over the seeds, the highest per-emotion mean (``max binary``), whether every check of
+    :func:`level_checks` passes (``ok``) and the directions that miss their target (``missed``).
+    Rows follow the knobs' values, so that a setting's neighbours stand next to it."""
     rows = []
     for name, runs in record.groupby("setting", sort=False):
         first = runs.iloc[0]
@@ -138,10 +138,11 @@ def calibration_table(record: pd.DataFrame, params: dict) -> pd.DataFrame:
             row[direction] = f"{v.mean():.1f} ({v.min():.0f}-{v.max():.0f})"
         row["max binary"] = float(checks["max_binary"].max())
         row["ok"] = bool(checks["ok"].all())
+        row["missed"] = ", ".join(checks.index[~checks["ok"]]) or "none"
         rows.append({**{k: float(first[k]) for k in SIM_KNOBS}, **row})
     table = pd.DataFrame(rows).sort_values(list(SIM_KNOBS)).drop(columns=list(SIM_KNOBS))
     return table.set_index("setting")[["seeds", *[d for d in ("C->C", "I->I", "C->I", "I->C") if d in table],
-                                       "max binary", "ok"]]
+                                       "max binary", "ok", "missed"]]
 
 
 def main(argv=None) -> None:
