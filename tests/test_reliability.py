@@ -210,7 +210,8 @@ def test_an_utterance_dropped_in_segments_is_dropped_in_training(tmp_path):
     assert q.loc[["zero", "mix", "cut", "fear"], "status"].eq("dropped").all()
     assert q.loc["cut", "reason"].startswith("truncated WAV") and "mix of its 2 channels" in q.loc["mix", "reason"]
     assert q.loc["noface", "status"] == "SER only" and q.loc["noface", "stage"] == "landmarks"
-    run = SimpleNamespace(mean=np.zeros(24), std=np.ones(24), divergence=np.zeros((2, 2)))
+    run = ClusteringRun(ks=[2], inertias=[1.0], elbow=2, k=2, labels=np.zeros(2, int), barycenters=np.zeros((2, 3, 24)),
+                        divergence=np.zeros((2, 2)), mean=np.zeros(24), std=np.ones(24))
     data = prepare_training_data(table, segs, np.zeros(len(segs.tokens), int), run, feats, failed)
     # notebook 01's table and notebook 05's "used / left out" count agree, stage and reason included
     counts = segs.quality["status"].value_counts()

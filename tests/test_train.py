@@ -215,8 +215,7 @@ def test_oracle_labels_and_empty_target_split():
 
 
 def test_prepare_training_data_accounts_for_every_utterance():
-    from types import SimpleNamespace
-
+    from agcc.clustering import ClusteringRun
     from agcc.segments import SegmentSet
 
     utts = pd.DataFrame({"utt_id": ["u1", "u2", "u3", "u4"], "corpus": ["crema_d"] * 4,
@@ -235,7 +234,8 @@ def test_prepare_training_data_accounts_for_every_utterance():
                            "n_tokens": [2, 0, 0, 1], "note": ""})
     segs = SegmentSet(tokens=tokens, ag_frames=np.random.default_rng(0).normal(size=(18, 24)).astype(np.float32),
                       acoustic_frames=np.zeros((18, 4), np.float32), quality=ledger)
-    run = SimpleNamespace(mean=np.zeros(24), std=np.ones(24), divergence=np.zeros((2, 2)))
+    run = ClusteringRun(ks=[2], inertias=[1.0], elbow=2, k=2, labels=np.array([0, 1, 1]), barycenters=np.zeros((2, 3, 24)),
+                        divergence=np.zeros((2, 2)), mean=np.zeros(24), std=np.ones(24), speaker_norm="none")
     data = prepare_training_data(utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"},
                                  max_frames=8)
     assert data.utterances["utt_id"].tolist() == ["u1", "u4"]
