@@ -247,6 +247,14 @@ def test_prepare_training_data_accounts_for_every_utterance():
     assert data.token_notes["tokens"].sum() == 2
     assert data.utterances["n_tokens"].tolist() == [1, 0]
     assert len(data.frames) == 16
+    assert data.layers is None  # log-mel: no pre-trained layers
+    # wav2vec2: each utterance's layer means, in the utterances' order; one without them is dropped, with its reason
+    means = {"a1": np.arange(12, dtype=np.float32).reshape(3, 4), "a2": np.zeros((3, 4), np.float32)}
+    layered = prepare_training_data(utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"},
+                                    max_frames=8, layers=means)
+    assert layered.utterances["utt_id"].tolist() == ["u1"] and layered.layers.shape == (1, 3, 4)
+    np.testing.assert_array_equal(layered.layers[0], means["a1"])
+    assert layered.dropped.set_index("utt_id").loc["u4", "reason"] == "no pre-trained layer means"
 
 
 def test_t_interval_summary_and_paired_differences():
