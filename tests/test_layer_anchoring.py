@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from agcc import methods
-from agcc.layer_anchoring import layer_distances, layer_similarity, selected_layers, similarity_tables
+from agcc.layer_anchoring import (layer_distances, layer_similarity, selected_layers, similarity_tables,
+                                  similarity_wide)
 from agcc.losses import coral_loss
 from agcc.train import Batches, TrainingData, start_run, train_run
 from test_train import config, toy_data
@@ -49,6 +50,9 @@ def test_the_similarity_ranks_and_selects_the_layers_it_measures():
     assert table["rank"].tolist() == [1, 4, 2, 3]
     both = similarity_tables(data, ["C->I", "I->C"], measure="coral", n_layers=2, pick="most_similar")
     assert set(both["direction"]) == {"C->I", "I->C"} and both.groupby("direction")["selected"].sum().eq(2).all()
+    wide = similarity_wide(both)
+    assert wide.columns.tolist() == ["C->I", "I->C"] and wide.loc[0, "C->I"].endswith("(1) *")
+    assert not wide.loc[1, "C->I"].endswith("*")
     with pytest.raises(ValueError, match="lacc_n_layers = 5"):
         _selection(data, n_layers=5)
     with pytest.raises(ValueError, match="lacc_similarity"):
