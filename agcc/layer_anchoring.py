@@ -120,6 +120,6 @@ def similarity_tables(data, directions, *, measure: str, n_layers: int, pick: st
 def similarity_wide(tables: pd.DataFrame) -> pd.DataFrame:
     """:func:`similarity_tables` laid out for reading: one row per layer, per direction its
     distance and its rank, with a ``*`` on the layers selected."""
-    cell = [f"{d:.4f} ({r}){' *' if s else ''}" for d, r, s in zip(tables["distance"], tables["rank"], tables["selected"])]
+    cell = [f"{d:.3g} ({r}){' *' if s else ''}" for d, r, s in zip(tables["distance"], tables["rank"], tables["selected"])]
     return (tables.assign(cell=cell).pivot(index="layer", columns="direction", values="cell")
             .reindex(columns=list(dict.fromkeys(tables["direction"]))))
