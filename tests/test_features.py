@@ -143,7 +143,7 @@ def test_wav2vec2_layer_means_are_every_layers_frames_averaged(tiny_model, tmp_p
         np.testing.assert_allclose(out[layer], frames.mean(0), atol=1e-5)
     assert means.config() != make_extractor("wav2vec2", model=str(tiny_model)).config()  # another cache entry
     sf.write(tmp_path / "a.wav", wav, SR)
-    cached, failed = extract_features([tmp_path / "a.wav"], means, tmp_path / "cache", progress=False)
+    cached, _ = extract_features([tmp_path / "a.wav"], means, tmp_path / "cache", progress=False)
     np.testing.assert_allclose(cached[str(tmp_path / "a.wav")], means(load_audio(tmp_path / "a.wav")), atol=1e-6)
     assert layer_extractor_from_params(resolve("default")) is None  # log-mel: no pre-trained layers
     paper = layer_extractor_from_params(resolve("paper", {"wav2vec2_model": str(tiny_model)}))
