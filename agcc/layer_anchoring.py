@@ -10,16 +10,14 @@ parameters ``lacc_similarity``, ``lacc_n_layers`` and ``lacc_pick``.
 
 The representation of a layer here is its **utterance mean**: the hidden state averaged over the
 utterance's frames (:class:`agcc.features.Wav2Vec2LayerMeans`), an array (n_utterances, L + 1, H)
-held by :class:`agcc.train.TrainingData` (``layers``). Everything here reads the *training*
-utterances of the source and the target and no label: the target's labels cannot reach the
-selection (nor the source's, which this analysis does not need either).
+held by :class:`agcc.train.TrainingData` (``layers``). The analysis reads the utterances a run
+reads anyway, the source's training utterances and the target's unlabelled ones, and no label:
+the target's labels cannot reach the selection (nor the source's, which it does not need either).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-
-from .corpora import source_of, target_of
 
 MEASURES = ("coral", "mean")  # the lacc_similarity choices (profiles.yml)
 PICKS = ("most_similar", "least_similar")  # the lacc_pick choices
@@ -54,22 +52,18 @@ def layer_distances(x_s: np.ndarray, x_t: np.ndarray, measure: str = "coral") ->
     return out
 
 
-def training_rows(corpus, split, name: str) -> np.ndarray:
-    """Rows of corpus ``name``'s training split (the only rows the analysis reads)."""
-    return np.flatnonzero((np.asarray(corpus) == name) & (np.asarray(split) == "train"))
-
-
-def layer_similarity(layers: np.ndarray, corpus, split, source: str, target: str, *, measure: str = "coral",
-                     n_layers: int = 3, pick: str = "most_similar") -> pd.DataFrame:
+def layer_similarity(layers: np.ndarray, source_rows: np.ndarray, target_rows: np.ndarray, *,
+                     measure: str = "coral", n_layers: int = 3, pick: str = "most_similar") -> pd.DataFrame:
     """The cross-corpus similarity analysis of [32] and the layers it selects.
 
     Parameters
     ----------
     layers : (n_utterances, L + 1, H)
         Utterance means of every hidden state (``TrainingData.layers``; may be memory-mapped).
-    corpus, split : (n_utterances,)
-        Each utterance's corpus and split: only the ``train`` rows of ``source`` and ``target``
-        are read (no label, no validation or test utterance).
+    source_rows, target_rows
+        The utterances compared: a run's labelled source training utterances and its unlabelled
+        target utterances (:func:`agcc.train.run_splits`: ``src_train`` and ``tgt_train``, which
+        depend on ``target_protocol``). Only their layers are read, never a label.
     measure, n_layers, pick
         :func:`layer_distances`' measure; how many layers to select; ``"most_similar"`` (the
         layers whose features the corpora share most, anchors in the sense of PA-CC and AG-CC) or
@@ -86,8 +80,7 @@ def layer_similarity(layers: np.ndarray, corpus, split, source: str, target: str
     if not 1 <= n_layers <= n_total:
         raise ValueError(f"lacc_n_layers = {n_layers}, but the pre-trained model has {n_total} hidden states "
                          f"(layers 0..{n_total - 1})")
-    rows_s, rows_t = training_rows(corpus, split, source), training_rows(corpus, split, target)
-    distance = layer_distances(layers[rows_s], layers[rows_t], measure)
+    distance = layer_distances(layers[np.sort(source_rows)], layers[np.sort(target_rows)], measure)
     order = np.argsort(distance, kind="stable")  # most similar first; ties: the lower layer
     rank = np.empty(n_total, np.int64)
     rank[order] = np.arange(1, n_total + 1)
@@ -102,23 +95,14 @@ def selected_layers(table: pd.DataFrame) -> np.ndarray:
 
 
 def anchor_statistics(layers: np.ndarray, rows: np.ndarray, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and std (k, H) of the chosen layers over ``rows`` (the two corpora's training
-    utterances): each anchor layer is standardised with them before the model's input projection."""
-    x = np.asarray(layers[rows][:, chosen], np.float64)  # (n, k, H)
+    """Mean and std (k, H) of the chosen layers over ``rows`` (the utterances the analysis read):
+    each anchor layer is standardised with them before the model's input projection."""
+    x = np.asarray(layers[np.sort(rows)][:, chosen], np.float64)  # (n, k, H)
     return x.mean(0).astype(np.float32), (x.std(0) + 1e-5).astype(np.float32)
 
 
-def similarity_tables(data, directions, *, measure: str, n_layers: int, pick: str) -> pd.DataFrame:
-    """:func:`layer_similarity` of each direction (``"C->I"``, ...) of ``data``, stacked with a
-    ``direction`` column (what notebook 06 shows and LA-CC selects)."""
-    u = data.utterances
-    return pd.concat([layer_similarity(data.layers, u["corpus"].to_numpy(), u["split"].to_numpy(), source_of(d),
-                                       target_of(d), measure=measure, n_layers=n_layers, pick=pick)
-                      .assign(direction=d) for d in directions], ignore_index=True)
-
-
 def similarity_wide(tables: pd.DataFrame) -> pd.DataFrame:
-    """:func:`similarity_tables` laid out for reading: one row per layer, per direction its
+    """:func:`agcc.methods.layer_anchors` laid out for reading: one row per layer, per direction its
     distance and its rank, with a ``*`` on the layers selected."""
     cell = [f"{d:.3g} ({r}){' *' if s else ''}" for d, r, s in zip(tables["distance"], tables["rank"], tables["selected"])]
     return (tables.assign(cell=cell).pivot(index="layer", columns="direction", values="cell")

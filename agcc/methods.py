@@ -51,13 +51,14 @@ takes 2-7 s (measured), more than the rest of the report's imports together.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from .corpora import is_within
-from .layer_anchoring import anchor_statistics, layer_similarity, selected_layers, training_rows
+from .layer_anchoring import anchor_statistics, layer_similarity, selected_layers
 from .overlap import cluster_overlap
 from .vocab import VOWELS
 
@@ -264,6 +265,14 @@ def anchor_set(data: "TrainingData", cfg: "TrainConfig") -> AnchorSet:
     return method.anchor_set(data, cfg)
 
 
+def layer_anchors(data: "TrainingData", base: "TrainConfig", directions) -> pd.DataFrame:
+    """LA-CC's similarity analysis (:meth:`LACC.analysis`) of each of ``directions`` with
+    ``base``'s settings (its fold under ``target_protocol: folds``), stacked with a ``direction``
+    column: what LA-CC's runs select, for notebook 6."""
+    return pd.concat([LACC.analysis(data, replace(base, method=LACC.name, direction=d))[0].assign(direction=d)
+                      for d in directions], ignore_index=True)
+
+
 # ------------------------------------------------------------------------------------------------
 # The methods
 # ------------------------------------------------------------------------------------------------
@@ -414,8 +423,8 @@ class LACC(Method):
     """LA-CC [32]: layer anchoring, as far as frozen pre-trained features allow.
 
     With wav2vec2 features (``data.layers``: the utterance mean of every hidden state), the layers
-    are chosen as in [32] by a cross-corpus similarity analysis (:func:`agcc.layer_anchoring.
-    layer_similarity`: the training utterances of the two corpora, no label; ``lacc_similarity``,
+    are chosen as in [32] by a cross-corpus similarity analysis (:meth:`analysis`: the source's
+    training utterances and the target's unlabelled ones, no label; ``lacc_similarity``,
     ``lacc_n_layers``, ``lacc_pick``), and the CORAL loss [32] uses aligns each chosen layer between
     the source and target batches. The pre-trained model is frozen, so what is aligned is the
     layer's image under the downstream model's input projection
@@ -442,19 +451,29 @@ class LACC(Method):
         self.layers = list(cfg.lacc_layers)
         self.anchors = self.similarity = None
         if data.layers is not None:
-            if data.layers.shape[2] != data.n_features:
-                raise ValueError(f"LA-CC: the pre-trained layers are {data.layers.shape[2]} wide, the input frames "
-                                 f"{data.n_features}: the layers go through the model's input projection, so they "
-                                 "must be as wide as the input frames (the same pre-trained model's)")
-            u = data.utterances
-            corpus, split = u["corpus"].to_numpy(), u["split"].to_numpy()
-            self.similarity = layer_similarity(data.layers, corpus, split, cfg.source, cfg.target,
-                                               measure=cfg.lacc_similarity, n_layers=cfg.lacc_n_layers,
-                                               pick=cfg.lacc_pick)
+            self.similarity, rows = self.analysis(data, cfg)
             self.anchors = selected_layers(self.similarity)  # (k,) layer indices
-            rows = np.concatenate([training_rows(corpus, split, cfg.source), training_rows(corpus, split, cfg.target)])
             mean, std = anchor_statistics(data.layers, rows, self.anchors)  # (k, H) each
             self.mean, self.std = torch.from_numpy(mean).to(labels.device), torch.from_numpy(std).to(labels.device)
+
+    @classmethod
+    def analysis(cls, data: "TrainingData", cfg: "TrainConfig") -> tuple[pd.DataFrame, np.ndarray]:
+        """The similarity analysis of a run of ``cfg`` (:func:`agcc.layer_anchoring.layer_similarity`)
+        on the utterances the run reads anyway: the source's training utterances and the target's
+        unlabelled ones (:func:`agcc.train.run_splits` under ``target_protocol``). Returns the table
+        and those rows."""
+        from .train import run_splits  # agcc.train imports this module
+
+        if data.layers is None:
+            raise ValueError("LA-CC's layer analysis needs the pre-trained model's layers (features: wav2vec2)")
+        if data.layers.shape[2] != data.n_features:
+            raise ValueError(f"LA-CC: the pre-trained layers are {data.layers.shape[2]} wide, the input frames "
+                             f"{data.n_features}: the layers go through the model's input projection, so they "
+                             "must be as wide as the input frames (the same pre-trained model's)")
+        splits = run_splits(data, cfg, uses_target=True)
+        table = layer_similarity(data.layers, splits.src_train, splits.tgt_train, measure=cfg.lacc_similarity,
+                                 n_layers=cfg.lacc_n_layers, pick=cfg.lacc_pick)
+        return table, np.concatenate([splits.src_train, splits.tgt_train])
 
     def anchor_inputs(self, rows: np.ndarray) -> torch.Tensor:
         """The standardised anchor layers of utterances ``rows``: (B, k, H), read from the

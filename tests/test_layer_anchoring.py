@@ -9,8 +9,7 @@ import pytest
 import torch
 
 from agcc import methods
-from agcc.layer_anchoring import (layer_distances, layer_similarity, selected_layers, similarity_tables,
-                                  similarity_wide)
+from agcc.layer_anchoring import layer_distances, layer_similarity, selected_layers, similarity_wide
 from agcc.losses import coral_loss
 from agcc.train import Batches, TrainingData, start_run, train_run
 from test_train import config, toy_data
@@ -34,9 +33,13 @@ def with_layers(data: TrainingData, seed: int = 0) -> TrainingData:
     return replace(data, layers=x.astype(np.float32))
 
 
-def _selection(data, **settings) -> list[int]:
+def _train_rows(data, corpus):
     u = data.utterances
-    table = layer_similarity(data.layers, u["corpus"], u["split"], "crema_d", "msp_improv", **settings)
+    return np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == "train")).to_numpy())
+
+
+def _selection(data, **settings) -> list[int]:
+    table = layer_similarity(data.layers, _train_rows(data, "crema_d"), _train_rows(data, "msp_improv"), **settings)
     return selected_layers(table).tolist()
 
 
@@ -45,11 +48,12 @@ def test_the_similarity_ranks_and_selects_the_layers_it_measures():
     assert _selection(data, measure="coral", n_layers=2) == [0, 2]
     assert _selection(data, measure="coral", n_layers=1, pick="least_similar") == [1]
     assert _selection(data, measure="mean", n_layers=1, pick="least_similar") == [3]
-    u = data.utterances
-    table = layer_similarity(data.layers, u["corpus"], u["split"], "crema_d", "msp_improv", n_layers=2)
+    table = layer_similarity(data.layers, _train_rows(data, "crema_d"), _train_rows(data, "msp_improv"), n_layers=2)
     assert table["rank"].tolist() == [1, 4, 2, 3]
-    both = similarity_tables(data, ["C->I", "I->C"], measure="coral", n_layers=2, pick="most_similar")
+    both = methods.layer_anchors(data, config(method="LA-CC", lacc_n_layers=2, target_protocol="split"),
+                                 ["C->I", "I->C"])
     assert set(both["direction"]) == {"C->I", "I->C"} and both.groupby("direction")["selected"].sum().eq(2).all()
+    pd.testing.assert_frame_equal(both[both["direction"] == "C->I"].drop(columns="direction"), table)
     wide = similarity_wide(both)
     assert wide.columns.tolist() == ["C->I", "I->C"] and wide.loc[0, "C->I"].endswith("(1) *")
     assert not wide.loc[1, "C->I"].endswith("*")
@@ -66,12 +70,13 @@ def test_the_distance_is_zero_for_identical_corpora_and_scale_free():
     np.testing.assert_allclose(layer_distances(x[:25], x[25:]), layer_distances(x[:25] * 7.0, x[25:] * 7.0))
 
 
-def test_target_labels_and_held_out_utterances_never_reach_the_selection():
-    """Permuting the target's labels, or changing its (and the source's) validation and test
-    utterances, leaves LA-CC's similarity table and anchors unchanged: the analysis reads the
-    training utterances and no label."""
+@pytest.mark.parametrize("protocol", ["transductive", "split"])
+def test_target_labels_and_held_out_utterances_never_reach_the_selection(protocol):
+    """Permuting the target's labels, or changing the utterances a run does not read (the source's
+    validation and test utterances; under ``split`` the target's too), leaves LA-CC's similarity
+    table and anchors unchanged; changing what it reads does change them."""
     data = with_layers(toy_data(n_per_split=(40, 8, 8)))
-    cfg = config(method="LA-CC", lacc_n_layers=2, **TINY)
+    cfg = config(method="LA-CC", lacc_n_layers=2, target_protocol=protocol, **TINY)
 
     def analysis(d):
         method = start_run(d, cfg).method
@@ -82,13 +87,16 @@ def test_target_labels_and_held_out_utterances_never_reach_the_selection():
     target = (shuffled.utterances["corpus"] == "msp_improv").to_numpy()
     shuffled.utterances.loc[target, "label"] = shuffled.utterances.loc[target, "label"].to_numpy()[::-1]
     shuffled.utterances.loc[target, "emotion"] = shuffled.utterances.loc[target, "emotion"].to_numpy()[::-1]
-    held_out = (data.utterances["split"] != "train").to_numpy()
+    held_out = (data.utterances["split"] != "train").to_numpy() & (~target if protocol == "transductive" else True)
     changed = data.layers.copy()
     changed[held_out] = changed[held_out] * 5.0 + 1.0
     for other in (shuffled, replace(data, layers=changed)):
         other_table, other_anchors = analysis(other)
         pd.testing.assert_frame_equal(other_table, table)
         assert other_anchors.tolist() == anchors.tolist()
+    read = data.layers.copy()
+    read[~held_out] = read[~held_out] * 5.0 + 1.0
+    assert not analysis(replace(data, layers=read))[0]["distance"].equals(table["distance"])
 
 
 def test_the_loss_aligns_the_selected_layers_through_the_models_projection():
@@ -96,10 +104,10 @@ def test_the_loss_aligns_the_selected_layers_through_the_models_projection():
     source and target batches' projected anchors (each layer standardised over both corpora's
     training utterances); a change to a layer it did not select leaves the term unchanged."""
     data = with_layers(toy_data(n_per_split=(40, 8, 8)))
-    run = start_run(data, config(method="LA-CC", lacc_n_layers=2, **TINY))
+    run = start_run(data, config(method="LA-CC", lacc_n_layers=2, target_protocol="split", **TINY))
     assert run.method.anchors.tolist() == [0, 2]
     u = data.utterances
-    train = torch.from_numpy((u["split"] == "train").to_numpy().copy())
+    train = torch.from_numpy((u["split"] == "train").to_numpy().copy())  # "split": both corpora's train splits
     s_rows = np.flatnonzero((u["corpus"] == "crema_d").to_numpy() & train.numpy())[:16]
     t_rows = np.flatnonzero((u["corpus"] == "msp_improv").to_numpy() & train.numpy())[:16]
     x = torch.from_numpy(data.layers)
@@ -111,7 +119,8 @@ def test_the_loss_aligns_the_selected_layers_through_the_models_projection():
         assert float(got) == pytest.approx(float(want), rel=1e-4)
         changed = data.layers.copy()
         changed[:, 1] = changed[:, 1] * 3.0 + 2.0  # layer 1 is not an anchor
-        other = start_run(replace(data, layers=changed), config(method="LA-CC", lacc_n_layers=2, **TINY))
+        other = start_run(replace(data, layers=changed), config(method="LA-CC", lacc_n_layers=2,
+                                                                target_protocol="split", **TINY))
         assert float(other.method.term(methods.Step(s_rows, t_rows, None, None)).loss) == pytest.approx(float(got))
     got = run.method.term(methods.Step(s_rows, t_rows, None, None)).loss
     got.backward()
