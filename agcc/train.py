@@ -353,6 +353,8 @@ class TrainConfig:
     threads: int
     target_protocol: str
     target_folds: int
+    lr_schedule: str
+    source_validation: str
     alpha: float
     beta: float
     soft_weights: bool
@@ -389,7 +391,7 @@ class TrainConfig:
         if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
-        for name in ("target_labels", "target_protocol"):  # the choices declared in profiles.yml
+        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation"):  # declared choices
             choices = parameter_schema()[name].choices
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -592,7 +594,8 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
     notes); a clear error for a split the run needs and lacks.
 
     Cross-corpus: the source's ``train`` split is the labelled training data and its ``val`` split
-    the early-stopping data. The target is
+    (with ``source_validation: val+test`` also its ``test`` split, which a cross-corpus run does not
+    otherwise use) the early-stopping data. The target is
 
     * ``transductive``: every target utterance is tested, and is also the unlabelled data a method
       adapts on (one run tests the whole target corpus);
@@ -608,6 +611,7 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
     corpus = u["corpus"].to_numpy()
     split = u["split"].to_numpy()
     source, target = corpus == cfg.source, corpus == cfg.target
+    val = np.isin(split, ["val", "test"] if cfg.source_validation == "val+test" else ["val"])
     in_fold = np.zeros(len(u), dtype=bool)
     if cfg.target_protocol == "folds":
         if "session" not in u:
@@ -619,12 +623,11 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
         train = rows(source & ~test & (split != "val") if cfg.target_protocol == "folds" else source & (split == "train"))
         splits = Splits(train, rows(source & ~test & (split == "val")), train, rows(test))
     elif cfg.target_protocol == "transductive":
-        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")), rows(target), rows(target))
+        splits = Splits(rows(source & (split == "train")), rows(source & val), rows(target), rows(target))
     elif cfg.target_protocol == "folds":
-        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")), rows(target & ~in_fold),
-                        rows(in_fold))
+        splits = Splits(rows(source & (split == "train")), rows(source & val), rows(target & ~in_fold), rows(in_fold))
     else:
-        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")),
+        splits = Splits(rows(source & (split == "train")), rows(source & val),
                         rows(target & (split == "train")), rows(target & (split == "test")))
     for name, r in (("source train", splits.src_train), ("source validation", splits.src_val),
                     ("target test", splits.tgt_test)):
@@ -734,6 +737,7 @@ class Run:
     batches: Batches
     model: object  # agcc.model.SERModel
     optimizer: object  # torch.optim.Adam
+    scheduler: object  # torch.optim.lr_scheduler (stepped once per epoch) or None: constant lr
     method: methods.Method
     labels: object  # (n_utterances,) long tensor on the device
     order: np.random.Generator  # source batch order
@@ -763,13 +767,15 @@ def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
     torch.manual_seed(stream_seed(cfg.seed, "init"))
     model = build_model(cfg, data.n_features, mean, std).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.max_epochs)
+                 if cfg.lr_schedule == "cosine" else None)
     labels = torch.from_numpy(batches.label).to(device)
     method = method_cls(cfg, data, batches, labels, torch.Generator().manual_seed(stream_seed(cfg.seed, "method")))
     method.model = model  # for a term that reads the model itself (LA-CC's input projection)
     order = np.random.default_rng(stream_seed(cfg.seed, "source batches"))
     targets = (TargetBatches(splits.tgt_train, cfg.batch_size, np.random.default_rng(stream_seed(cfg.seed, "target batches")))
                if method_cls.uses_target else None)
-    return Run(cfg, splits, batches, model, optimizer, method, labels, order, targets,
+    return Run(cfg, splits, batches, model, optimizer, scheduler, method, labels, order, targets,
                TorchStream(stream_seed(cfg.seed, "source dropout"), device),
                TorchStream(stream_seed(cfg.seed, "target dropout"), device))
 
@@ -844,6 +850,8 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
                leave=False)
     for epoch in bar:
         losses = train_epoch(run)
+        if run.scheduler is not None:
+            run.scheduler.step()
         val_uar = evaluate(run, run.splits.src_val)[0]["4-CAT"]
         history.append({"epoch": epoch + 1, **{k: losses[k] for k in ("ce", "anchor", "triplets")},
                         "val_uar": val_uar, "anchor_label_acc": losses["anchor_label_acc"]})
