@@ -13,7 +13,8 @@ Factors (:data:`FACTORS`):
 
 * ``gamma`` (Eq. 4), ``beta`` (Eq. 3), ``soft_weights`` (Eq. 3 on, or w = 1), ``alpha`` (Eq. 2);
 * ``k``: AG clusterings with other numbers of clusters, fitted like notebook 02's model
-  (:func:`k_variant_data`, one folder per k under ``ablations/``), each with its training data;
+  (:func:`k_variant_data`, one folder per k under ``ablations/``), each with its training data
+  (its groupings; the frames are the default setting's, shared on disk, not copied);
 * ``overlap_threshold`` (the common AG clusters), ``vowels`` (the anchoring vowels);
 * ``pseudo_threshold``: the confidence a target utterance's pseudo-label needs;
 * ``target_labels``: ``oracle`` gives the anchors their *true* emotion, read from the target
@@ -251,7 +252,9 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
     The k of notebook 02's model uses its training data (``training/``). Any other k is fitted by
     :func:`agcc.stages.ag_clustering` with notebook 02's options but that k into
     ``ablations/k<k>/ag_clusters``, and its training data (:func:`agcc.train.cached_training_data`)
-    go to ``ablations/k<k>/training``; both are cached.
+    go to ``ablations/k<k>/training``; both are cached. k changes only the groupings (each token's
+    cluster and the centroid distances), so a variant's frames are those of ``training/``: a
+    digest-checked reference to its ``frames.npy``, not a copy (about 7 GB per k at paper scale).
     """
     main_k = main_clustering_k(paths)
     out, segments = {}, None
@@ -262,7 +265,8 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
         folder = paths.root / "ablations" / f"k{k}"
         segments = segments or SegmentSet.load(paths.segments)
         ag_clustering(params, paths, segments, k=k, folder=folder / "ag_clusters")
-        cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training")
+        cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training",
+                             frames_of=paths.root / "training")
         out[k] = folder / "training"
     return out
 

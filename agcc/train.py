@@ -46,7 +46,8 @@ from . import methods
 from .clustering import ClusteringRun, resample, softdtw_divergence
 from .corpora import directions, source_of, target_of
 from .features import extract_features, extractor_from_params, frame_times
-from .io import atomic_write, cached_by_key, source_key, stamp_key, torch_device, verify_folder
+from .io import (atomic_write, cached_by_key, resolve_reference, source_key, stamp_key, torch_device, verify_folder,
+                 write_reference)
 from .params import defaults as declared_defaults
 from .segments import DROPPED, SegmentSet
 from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
@@ -55,6 +56,9 @@ from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
 # ------------------------------------------------------------------------------------------------
 # Data
 # ------------------------------------------------------------------------------------------------
+FRAMES_REF = "frames.ref.json"  # a saved set's frames when they are another set's (TrainingData.shared_frames)
+
+
 @dataclass
 class TrainingData:
     """Everything a training run reads, in arrays.
@@ -79,6 +83,10 @@ class TrainingData:
         (the ledger's ``dropped`` utterances, :mod:`agcc.segments`, and any left out here).
     token_notes : DataFrame
         ``reason, tokens``: vowel tokens of used utterances left out (e.g. beyond the crop).
+    shared_frames : Path or None
+        The ``frames.npy`` of another saved set that ``frames`` is (memory-mapped from), when the
+        two differ only in the groupings (:func:`regroup`: the k ablation). Saved as a
+        digest-checked reference (``frames.ref.json``, :func:`agcc.io.write_reference`), not a copy.
     """
 
     utterances: pd.DataFrame
@@ -88,6 +96,7 @@ class TrainingData:
     vowel_distance: np.ndarray
     dropped: pd.DataFrame
     token_notes: pd.DataFrame
+    shared_frames: Path | None = field(default=None, repr=False)
 
     @property
     def n_features(self) -> int:
@@ -100,7 +109,12 @@ class TrainingData:
         for name in ("utterances", "tokens", "dropped", "token_notes"):
             table = getattr(self, name)
             atomic_write(folder / f"{name}.csv", lambda fh, t=table: t.to_csv(fh, index=False))
-        atomic_write(folder / "frames.npy", lambda fh: np.save(fh, self.frames))
+        if self.shared_frames is None:
+            atomic_write(folder / "frames.npy", lambda fh: np.save(fh, self.frames))
+            (folder / FRAMES_REF).unlink(missing_ok=True)
+        else:  # the frames of another set: a reference with its digest, no copy (~7 GB at paper scale)
+            write_reference(folder / FRAMES_REF, self.shared_frames)
+            (folder / "frames.npy").unlink(missing_ok=True)
         atomic_write(folder / "distances.npz", lambda fh: np.savez(
             fh, ag_distance=self.ag_distance, vowel_distance=self.vowel_distance))
 
@@ -108,16 +122,19 @@ class TrainingData:
     def load(cls, folder, mmap: bool = True, verify: bool = True) -> "TrainingData":
         """Read a saved set; ``frames`` is memory-mapped (worker processes share the pages).
         ``verify`` first checks the files against the digests of the folder's stamp
-        (:func:`agcc.io.verify_folder`); the grid's workers skip it (the process that started
-        them checked the folder, and hashing the frames in every worker would cost minutes)."""
+        (:func:`agcc.io.verify_folder`; shared frames against their reference's digest); the
+        grid's workers skip it (the process that started them checked the folder, and hashing the
+        frames in every worker would cost minutes): they check shared frames' size and stamp only."""
         folder = Path(folder)
         if verify:
             verify_folder(folder, "run the training notebook (05) again to recompute it")
         read = lambda n: pd.read_csv(folder / f"{n}.csv", keep_default_na=False, na_values=[""])  # noqa: E731
         dist = np.load(folder / "distances.npz")
-        out = cls(utterances=read("utterances"), frames=np.load(folder / "frames.npy", mmap_mode="r" if mmap else None),
+        shared = resolve_reference(folder / FRAMES_REF, deep=False) if (folder / FRAMES_REF).is_file() else None
+        out = cls(utterances=read("utterances"),
+                  frames=np.load(shared or folder / "frames.npy", mmap_mode="r" if mmap else None),
                   tokens=read("tokens"), ag_distance=dist["ag_distance"], vowel_distance=dist["vowel_distance"],
-                  dropped=read("dropped"), token_notes=read("token_notes"))
+                  dropped=read("dropped"), token_notes=read("token_notes"), shared_frames=shared)
         out.validate(folder)
         return out
 
@@ -253,24 +270,48 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
                         token_notes=pd.DataFrame(notes, columns=["reason", "tokens"]))
 
 
+def regroup(base: TrainingData, frames_file, segments, ag_run, softdtw_gamma: float = 1.0) -> TrainingData:
+    """``base`` with the AG clusters of another clustering ``ag_run`` of the same ``segments``
+    (the k ablation, Sec. II-C): each token's ``ag_cluster`` becomes ``ag_run``'s label of that
+    token, ``ag_distance`` its barycenters' divergences (Eq. 3) and ``vowel_distance`` the vowel
+    templates' under its standardisation. Utterances, tokens and frames are ``base``'s: the frames
+    are shared with ``frames_file`` (``base``'s saved ``frames.npy``), not copied."""
+    labels = pd.Series(np.asarray(ag_run.labels), index=segments.tokens["token_id"].to_numpy())
+    tokens = base.tokens.assign(ag_cluster=labels.loc[base.tokens["token_id"].to_numpy()].to_numpy())
+    templates = vowel_templates(segments, ag_run.mean, ag_run.std)
+    return replace(base, tokens=tokens, ag_distance=np.asarray(ag_run.divergence, float),
+                   vowel_distance=_template_distances(templates, softdtw_gamma), shared_frames=Path(frames_file))
+
+
 def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clusters=None,
-                         folder=None) -> TrainingData:
+                         folder=None, frames_of=None) -> TrainingData:
     """:func:`prepare_training_data` from a profile's artifacts, cached in ``folder`` (default
     ``paths.root/training``; recomputed when the segments, the AG clustering or the options change).
 
     ``ag_clusters`` is the folder of the AG clustering to use (default ``paths.ag_clusters``, the
     model of notebook 02); the ablations of notebook 07 pass clusterings with another k, each with
-    its own ``folder``. Each token's cluster is the clustering run's label of that token."""
+    its own ``folder``. Each token's cluster is the clustering run's label of that token.
+
+    ``frames_of`` (with ``ag_clusters``): the folder of the profile's training data (with notebook
+    02's clustering, made here if needed); the set in ``folder`` is then :func:`regroup` of it, its
+    frames a digest-checked reference to that folder's ``frames.npy`` instead of a copy."""
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
     options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 1}
     for stage, done in (("01 (data preparation)", paths.segments), ("02 (AG clustering)", ag_folder)):
         if not stamp_key(done):
             raise FileNotFoundError(f"{done} holds no finished result: run notebook {stage} first")
+    base = None
+    if frames_of is not None:
+        base = cached_training_data(paths, params, progress, folder=frames_of)
     key = hashlib.sha256((stamp_key(paths.segments) + stamp_key(ag_folder)
-                          + json.dumps(options, sort_keys=True)).encode()).hexdigest()
+                          + json.dumps(options, sort_keys=True)
+                          + ("" if base is None else "frames of " + stamp_key(frames_of))).encode()).hexdigest()
 
     def compute() -> TrainingData:
+        if base is not None:
+            return regroup(base, Path(frames_of) / "frames.npy", SegmentSet.load(paths.segments),
+                           ClusteringRun.load(ag_folder), params["softdtw_gamma"])
         utterances = pd.read_csv(paths.tables / "utterances.csv", dtype={"speaker": str, "session": str},
                                  keep_default_na=False)
         segments = SegmentSet.load(paths.segments)
