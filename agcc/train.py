@@ -322,7 +322,10 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
         return prepare_training_data(utterances, segments, np.asarray(run.labels), run, features, failed,
                                      max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"])
 
-    return cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
+    data = cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
+    # just computed: read back memory-mapped, so that this process (a notebook's kernel) does not hold
+    # the frames (~7 GB at paper scale) in memory of its own while the grid's workers map the same file
+    return data if isinstance(data.frames, np.memmap) else TrainingData.load(folder, verify=False)
 
 
 def vowel_set(vowels) -> tuple[str, ...]:
@@ -628,25 +631,53 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
     return splits
 
 
+STATS_CHUNK = 2 ** 26  # frame values (256 MB of float32) up to which statistics are taken in one piece
+
+
+def frame_statistics(batches: Batches, utt_rows: np.ndarray, ddof: int) -> tuple:
+    """Mean and standard deviation (``ddof`` as in numpy) over the frames of utterances
+    ``utt_rows``, as float32 tensors (F,). Up to :data:`STATS_CHUNK` values, from the gathered
+    frames in one piece (the numbers of every profile but the paper's); beyond, accumulated in
+    float64 over chunks of rows, so that no worker holds a copy of a corpus's frames (~3 GB at
+    paper scale; the two agree to float32 rounding)."""
+    torch = batches.torch
+    rows = frame_rows(batches.offset[utt_rows], batches.length[utt_rows])
+    n_features = batches.frames.shape[1]
+    if len(rows) * n_features <= STATS_CHUNK:
+        sel = batches.gather(rows)  # (n, F)
+        if ddof == 1:
+            return sel.mean(0), sel.std(0)
+        sel = sel.numpy()
+        return torch.from_numpy(sel.mean(0)), torch.from_numpy(sel.std(0))
+    total, squares = np.zeros(n_features), np.zeros(n_features)
+    step = max(STATS_CHUNK // n_features, 1)
+    for i in range(0, len(rows), step):
+        chunk = np.asarray(batches.frames[rows[i:i + step]], dtype=np.float64)  # (<= step, F)
+        total += chunk.sum(0)
+        squares += np.square(chunk).sum(0)
+    mean = total / len(rows)
+    var = np.maximum(squares - len(rows) * mean ** 2, 0.0) / (len(rows) - ddof)
+    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(np.sqrt(var).astype(np.float32))
+
+
 def normalise_inputs(batches: Batches, data: TrainingData, cfg: TrainConfig,
                      splits: Splits) -> tuple[np.ndarray, np.ndarray]:
     """Input standardisation (``feature_norm``, see the replication notes): ``"per_corpus"``
     standardises each corpus's frames in ``batches`` with its own training frames (no label
     needed; removes the corpora's global channel offsets) and returns an identity ``(mean, std)``;
     ``"source"`` returns the mean and std of the source training frames, for the model's input
-    layer."""
+    layer. Statistics by :func:`frame_statistics` (no copy of a corpus at paper scale)."""
     u = data.utterances
     if cfg.feature_norm == "per_corpus":
         for corpus in dict.fromkeys((cfg.source, cfg.target)):  # once per corpus (C->C: one)
             mine = np.flatnonzero((u["corpus"] == corpus).to_numpy())
             train = np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == "train")).to_numpy())
-            sel = batches.gather(frame_rows(batches.offset[train], batches.length[train]))  # this corpus's training frames
-            batches.standardise(mine, sel.mean(0), sel.std(0) + 1e-5)
-            del sel
+            mean, std = frame_statistics(batches, train, ddof=1)  # this corpus's training frames
+            batches.standardise(mine, mean, std + 1e-5)
         return np.zeros(data.n_features, np.float32), np.ones(data.n_features, np.float32)
     if cfg.feature_norm == "source":
-        sel = batches.gather(frame_rows(batches.offset[splits.src_train], batches.length[splits.src_train])).numpy()
-        return sel.mean(0), sel.std(0) + 1e-5
+        mean, std = frame_statistics(batches, splits.src_train, ddof=0)
+        return mean.numpy(), std.numpy() + 1e-5
     raise ValueError(f"feature_norm must be 'per_corpus' or 'source', got {cfg.feature_norm!r}")
 
 

@@ -98,3 +98,27 @@ def test_a_worker_loading_without_verification_still_refuses_changed_frames(tmp_
         TrainingData.load(folder, verify=False)
     with pytest.raises(CacheError, match=f"referenced by .*{FRAMES_REF}"):
         io.verify_folder(folder)
+
+
+@pytest.mark.parametrize("ddof", [0, 1])
+def test_frame_statistics_in_chunks_equal_those_in_one_piece(monkeypatch, ddof):
+    """At paper scale the statistics of a corpus's training frames are accumulated in chunks (no
+    copy of the corpus in each worker); they must be the one-piece values, to float32 rounding."""
+    import torch
+
+    import agcc.train as train
+
+    data = toy_data((20, 4, 4))
+    data.frames = data.frames * 3.0 + 100.0  # a large mean: a one-pass variance must not cancel
+    batches = train.Batches(data, torch.device("cpu"))
+    rows = np.flatnonzero((data.utterances["split"] == "train").to_numpy())
+    whole = train.frame_statistics(batches, rows, ddof)
+    monkeypatch.setattr(train, "STATS_CHUNK", 8 * 7)  # chunks of 7 frames
+    gathered = []
+    frames = batches.frames
+    batches.frames = type("Spy", (), {"shape": frames.shape,
+                                      "__getitem__": lambda self, i: gathered.append(len(i)) or frames[i]})()
+    chunked = train.frame_statistics(batches, rows, ddof)
+    assert max(gathered) == 7 and sum(gathered) == int(data.utterances["n_frames"].to_numpy()[rows].sum())
+    for a, b in zip(whole, chunked):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
