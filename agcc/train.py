@@ -29,6 +29,7 @@ import hashlib
 import importlib
 import inspect
 import json
+import os
 import sys
 import time
 import warnings
@@ -58,6 +59,7 @@ from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
 # Data
 # ------------------------------------------------------------------------------------------------
 FRAMES_REF = "frames.ref.json"  # a saved set's frames when they are another set's (TrainingData.shared_frames)
+PARTIAL_FRAMES = ".frames.npy.tmp"  # frames being assembled in their folder (hidden: never in a stamp)
 
 
 @dataclass
@@ -110,7 +112,13 @@ class TrainingData:
         for name in ("utterances", "tokens", "dropped", "token_notes"):
             table = getattr(self, name)
             atomic_write(folder / f"{name}.csv", lambda fh, t=table: t.to_csv(fh, index=False))
-        if self.shared_frames is None:
+        partial = folder / PARTIAL_FRAMES
+        if self.shared_frames is None and isinstance(self.frames, np.memmap) \
+                and Path(self.frames.filename).resolve() == partial.resolve():  # assembled in place
+            self.frames.flush()
+            os.replace(partial, folder / "frames.npy")
+            (folder / FRAMES_REF).unlink(missing_ok=True)
+        elif self.shared_frames is None:
             atomic_write(folder / "frames.npy", lambda fh: np.save(fh, self.frames))
             (folder / FRAMES_REF).unlink(missing_ok=True)
         else:  # the frames of another set: a reference with its digest, no copy (~7 GB at paper scale)
@@ -195,7 +203,7 @@ def _template_distances(templates: np.ndarray, gamma: float) -> np.ndarray:
 
 def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndarray, ag_run,
                           features: dict, failed: dict, *, max_frames: int = 400,
-                          softdtw_gamma: float = 1.0) -> TrainingData:
+                          softdtw_gamma: float = 1.0, frames_file=None) -> TrainingData:
     """Assemble :class:`TrainingData`.
 
     Parameters
@@ -215,6 +223,10 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     max_frames
         Utterances longer than this are cropped to their first ``max_frames`` frames (tokens past
         the crop are left out and counted).
+    frames_file
+        Write ``frames`` there (a ``.npy`` file, memory-mapped) instead of concatenating them in
+        memory (~7 GB at paper scale); :meth:`TrainingData.save` into the same folder moves it into
+        place (:data:`PARTIAL_FRAMES`).
     """
     ledger = segments.quality.set_index("utt_id")
     unknown = sorted(set(utterances["utt_id"]) - set(ledger.index))
@@ -238,11 +250,20 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     utt = pd.DataFrame([{"utt_id": r.utt_id, "corpus": r.corpus, "split": r.split, "emotion": r.emotion,
                          "label": FOUR_CLASSES.index(r.emotion)} for r in keep],
                        columns=["utt_id", "corpus", "split", "emotion", "label"])
-    arrays = [np.asarray(features[r.audio_path][:max_frames], np.float32) for r in keep]
+    arrays = [features[r.audio_path][:max_frames] for r in keep]  # views (memory-mapped from the feature cache)
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     utt["n_frames"] = lengths
     utt["offset"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else []
-    frames = np.concatenate(arrays) if arrays else np.zeros((0, 1), np.float32)
+    if not arrays:
+        frames = np.zeros((0, 1), np.float32)
+    elif frames_file is None:
+        frames = np.concatenate(arrays).astype(np.float32, copy=False)
+    else:  # written in place, utterance by utterance: no second copy of the corpus in memory
+        frames = np.lib.format.open_memmap(frames_file, mode="w+", dtype=np.float32,
+                                           shape=(int(lengths.sum()), arrays[0].shape[1]))
+        for offset, a in zip(utt["offset"], arrays):
+            frames[offset:offset + len(a)] = a
+        frames.flush()
 
     tok = segments.tokens.assign(ag_cluster=np.asarray(ag_labels))
     row_of = pd.Series(np.arange(len(utt)), index=utt["utt_id"])
@@ -319,8 +340,10 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
         run = ClusteringRun.load(ag_folder)
         features, failed = extract_features(utterances["audio_path"].tolist(), extractor_from_params(params),
                                             paths.cache / "features", progress=progress)
+        folder.mkdir(parents=True, exist_ok=True)
         return prepare_training_data(utterances, segments, np.asarray(run.labels), run, features, failed,
-                                     max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"])
+                                     max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"],
+                                     frames_file=folder / PARTIAL_FRAMES)
 
     data = cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
     # just computed: read back memory-mapped, so that this process (a notebook's kernel) does not hold

@@ -122,3 +122,20 @@ def test_frame_statistics_in_chunks_equal_those_in_one_piece(monkeypatch, ddof):
     assert max(gathered) == 7 and sum(gathered) == int(data.utterances["n_frames"].to_numpy()[rows].sum())
     for a, b in zip(whole, chunked):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5)
+
+
+def test_frames_assembled_in_place_are_saved_without_a_copy_and_byte_identical(tmp_path):
+    """At paper scale the training frames are written into their folder utterance by utterance
+    (no concatenated copy in memory); the saved file is the one np.save writes, so cache keys and
+    stored runs are unchanged."""
+    from agcc.train import PARTIAL_FRAMES, prepare_training_data
+    from test_train import prepare_example
+
+    inputs = prepare_example()
+    prepare_training_data(*inputs, max_frames=8).save(tmp_path / "a")
+    (tmp_path / "b").mkdir()
+    in_place = prepare_training_data(*inputs, max_frames=8, frames_file=tmp_path / "b" / PARTIAL_FRAMES)
+    assert isinstance(in_place.frames, np.memmap)
+    in_place.save(tmp_path / "b")
+    assert not (tmp_path / "b" / PARTIAL_FRAMES).exists()
+    assert (tmp_path / "a" / "frames.npy").read_bytes() == (tmp_path / "b" / "frames.npy").read_bytes()

@@ -213,7 +213,8 @@ def test_oracle_labels_and_empty_target_split():
         train_run(data, config(method="AG-CC", direction="C->I", **FAST), progress=False)
 
 
-def test_prepare_training_data_accounts_for_every_utterance():
+def prepare_example():
+    """A small utterance table, features, segments and ledger: the inputs of prepare_training_data."""
     from types import SimpleNamespace
 
     from agcc.segments import SegmentSet
@@ -235,8 +236,11 @@ def test_prepare_training_data_accounts_for_every_utterance():
     segs = SegmentSet(tokens=tokens, ag_frames=np.random.default_rng(0).normal(size=(18, 24)).astype(np.float32),
                       acoustic_frames=np.zeros((18, 4), np.float32), quality=ledger)
     run = SimpleNamespace(mean=np.zeros(24), std=np.ones(24), divergence=np.zeros((2, 2)))
-    data = prepare_training_data(utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"},
-                                 max_frames=8)
+    return utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"}
+
+
+def test_prepare_training_data_accounts_for_every_utterance():
+    data = prepare_training_data(*prepare_example(), max_frames=8)
     assert data.utterances["utt_id"].tolist() == ["u1", "u4"]
     assert dict(zip(data.dropped["utt_id"], data.dropped["reason"].str[:10])) == {
         "u2": "emotion 'f", "u3": "audio unus"}
