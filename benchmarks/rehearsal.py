@@ -59,7 +59,7 @@ from agcc.experiments import directions_of, table_ii_runs, takes_gamma  # noqa: 
 from agcc.params import resolve  # noqa: E402
 from agcc.sensitivity import METHODS as SENS_METHODS, sensitivity_settings  # noqa: E402
 from agcc.stages import prepare_artifacts  # noqa: E402
-from agcc.train import Batches, TrainConfig, TrainingData, build_model, run_splits  # noqa: E402
+from agcc.train import Batches, TrainConfig, TrainingData, build_model, normalise_inputs, run_splits  # noqa: E402
 
 REAL_UTTERANCES = {"crema_d": 7442, "msp_improv": 8438}  # Sec. II-A; formats.md
 REAL_MEAN_S = {"crema_d": 7.5 * 3600 / 7442, "msp_improv": 8.5 * 3600 / 8438}  # hours / utterances, Sec. II-A
@@ -188,6 +188,26 @@ def step_flops(data: TrainingData, params: dict, method: str = "AG-CC", directio
             "flops_per_epoch": int(counter.get_total_flops()) * steps}
 
 
+def assemble_rate(data: TrainingData, params: dict, n: int = 10) -> dict:
+    """Seconds per GB of :meth:`agcc.train.Batches.assemble` (gather from the memory-mapped frames,
+    standardise, mask: the CPU side of a batch, which the GPU path overlaps with compute) on ``n``
+    batches of random source training utterances, one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = TrainConfig.from_params(params, method="Source only", direction="C->I", threads=1)
+    splits = run_splits(data, cfg, False)
+    batches = Batches(data, torch.device("cpu"))
+    normalise_inputs(batches, data, cfg, splits)
+    rng = np.random.default_rng(0)
+    nbytes, start, cpu_start = 0, time.perf_counter(), time.process_time()
+    for _ in range(n):
+        x, _ = batches.assemble(rng.choice(splits.src_train, cfg.batch_size, replace=False))
+        nbytes += x.numel() * 4
+    return {"gb": round(nbytes / 1e9, 3), "s_per_gb": round((time.perf_counter() - start) / (nbytes / 1e9), 2),
+            "cpu_s_per_gb": round((time.process_time() - cpu_start) / (nbytes / 1e9), 2)}
+
+
 STEP_LENGTHS = (90, 181, 375)  # frames: 1.8 s, the real mean utterance (3.63 s), a batch padded to 7.5 s
 CROP = 750  # the paper profile's max_utt_frames: the longest padded batch (extrapolated, not run: ~10 GB)
 
@@ -248,11 +268,21 @@ def main(argv=None) -> dict:
     ap.add_argument("--keep", action="store_true", help="keep the artifacts (default: delete them at the end)")
     ap.add_argument("--epochs", type=int, default=0, help="epochs per run (0: the profile's max_epochs)")
     ap.add_argument("--data-only", action="store_true", help="measure the data stages only (no training)")
+    ap.add_argument("--project", action="store_true",
+                    help="only recompute the projection from --json and the artifacts kept in --root")
     ap.add_argument("--step", type=int, default=0, help=argparse.SUPPRESS)  # internal: one step_cost
     args = ap.parse_args(argv)
     if args.step:
         print(json.dumps(step_cost(args.step)))
         return {}
+    if args.project:
+        out = json.loads(args.json.read_text())
+        data = TrainingData.load(args.root / "training", verify=False)
+        out.setdefault("loading", assemble_rate(data, resolve("rehearsal")))
+        out["projection"] = project(out, pd.DataFrame(out["runs"]), data, resolve("paper"))
+        args.json.write_text(json.dumps(out, indent=1, default=str) + "\n")
+        print(json.dumps({k: out[k] for k in ("loading", "projection")}, indent=1, default=str))
+        return out
 
     full = resolve("rehearsal")
     actors = max(2, round(full["sim_crema_actors"] * args.fraction))
@@ -300,6 +330,7 @@ def main(argv=None) -> dict:
     out["runs"] = runs[["model", "direction", "epochs", "wall_s", "s_per_epoch", "4-CAT"]].round(2).to_dict("records")
     out["flops"] = step_flops(data, params)
     out["steps"] = step_costs()
+    out["loading"] = assemble_rate(data, params)
     out["disk"] = {p.name: du(p) for p in sorted(args.root.iterdir()) if p.is_dir()}
     out["disk_total"] = du(args.root)
     out["free_before"], out["free_after"] = free_before, shutil.disk_usage(args.root).free
@@ -316,45 +347,58 @@ def main(argv=None) -> dict:
 
 def project(out: dict, runs: pd.DataFrame, data: TrainingData, paper: dict) -> dict:
     """The real sizes and the paper profile's budget from the measurements (see the module
-    docstring for the assumptions)."""
+    docstring; every assumption is named in the result)."""
     sim = out["simulated_utterances"]
-    used = data.utterances.groupby("corpus").size()
-    mean_s = data.utterances.groupby("corpus")["n_frames"].mean() / 50.0  # 50 frames per second
+    u = data.utterances
+    used = u.groupby("corpus").size()
+    mean_s = u.groupby("corpus")["n_frames"].mean() / 50.0  # 50 frames per second
+    real_used = {c: used[c] * REAL_UTTERANCES[c] / sim[c] for c in used.index}  # four-class utterances
     # frames of the real corpora's four-class utterances against the rehearsal's
-    frame_scale = float(sum(used[c] * REAL_UTTERANCES[c] / sim[c] * REAL_MEAN_S[c] for c in used.index)
-                        / sum(used[c] * mean_s[c] for c in used.index))
-    utt_scale = float(sum(used[c] * REAL_UTTERANCES[c] / sim[c] for c in used.index) / used.sum())
+    frame_scale = float(sum(real_used[c] * REAL_MEAN_S[c] for c in used.index) / sum(used[c] * mean_s[c] for c in used.index))
     counts = paper_run_counts(paper)
-    cpu_epoch = float(runs["s_per_epoch"].mean()) * frame_scale  # per run at the real sizes, 1 thread
     run_equivalents = counts["table_ii"] + counts["ablations"] + counts["sensitivity"] * counts["sensitivity_size_vs_real"]
-    gpu_epoch = out["flops"]["flops_per_epoch"] * frame_scale / ASSUMED_GPU_FLOPS
-    data_peak = out["data"]
-    train_peak = out["training"]
-    lengths = [r["frames"] for r in out["steps"]]
-    rss_fit = np.polyfit(lengths, [r["peak_rss"] for r in out["steps"]], 2)  # attention grows with T^2
-    time_fit = np.polyfit(lengths, [r["step_s"] for r in out["steps"]], 2)
+    # steps of an epoch at the real sizes: the source's training utterances / batch (mean over sources)
+    train_share = {c: float(((u["corpus"] == c) & (u["split"] == "train")).sum() / used[c]) for c in used.index}
+    steps_real = float(np.mean([np.ceil(real_used[c] * train_share[c] / paper["batch_size"]) for c in used.index]))
+    steps = {r["frames"]: r for r in out["steps"]}
+    lengths = sorted(steps)
+    rss_fit = np.polyfit(lengths, [steps[t]["peak_rss"] for t in lengths], 2)  # attention grows with T^2
+    cpu_fit = np.polyfit(lengths, [steps[t].get("step_cpu_s", steps[t]["step_s"]) for t in lengths], 2)
+    real_frames_bytes = out["data"]["frames_bytes"] * frame_scale
+    # CPU: a step (source and target batch) padded to PAD frames, one thread, from the step costs
+    cpu_epoch = {pad: steps_real * float(np.polyval(cpu_fit, pad)) for pad in (181, 375)}
+    # GPU: the operations of an epoch at the assumed rate, or the loading of its batches on one
+    # CPU thread (overlapped with compute by Batches.stream), whichever is longer
+    flops_epoch = out["flops"]["flops_per_epoch"] * frame_scale
+    load_epoch = 2 * steps_real * paper["batch_size"] * np.mean(list(REAL_MEAN_S.values())) * 50 * 768 * 4 / 1e9 \
+        * out["loading"]["s_per_gb"]  # source and target batches at the real mean length, unpadded
+    gpu_epoch = max(flops_epoch / ASSUMED_GPU_FLOPS, load_epoch)
     return {
-        "utterance_scale": round(utt_scale, 3), "frame_scale": round(frame_scale, 3),
+        "frame_scale": round(frame_scale, 3),
         "simulated_mean_s": mean_s.round(2).to_dict(), "real_mean_s": {k: round(v, 2) for k, v in REAL_MEAN_S.items()},
+        "real_four_class_utterances": {c: round(v) for c, v in real_used.items()},
         "real_training_frames": int(out["data"]["training_frames"] * frame_scale),
-        "real_frames_gb": round(out["data"]["frames_bytes"] * frame_scale / 1e9, 2),
-        # anonymous memory does not grow with the corpus beyond the tables; file pages do
-        "real_peak_memory_gb_data": round((data_peak["anon_at_peak"] + data_peak["file_at_peak"] * frame_scale) / 1e9, 2),
-        "real_peak_memory_gb_training": round((train_peak["anon_at_peak"] + train_peak["file_at_peak"] * frame_scale)
-                                              / 1e9, 2),
-        # worst case: every worker at once in a step padded to the crop, and every frame page mapped
-        "step_peak_rss_gb_at_crop": round(float(np.polyval(rss_fit, CROP)) / 1e9, 2),
-        "step_s_at_crop": round(float(np.polyval(time_fit, CROP)), 1),
-        "real_peak_memory_gb_training_worst": round((out["workers"] * float(np.polyval(rss_fit, CROP))
-                                                     + out["data"]["frames_bytes"] * frame_scale) / 1e9, 2),
+        "real_frames_gb": round(real_frames_bytes / 1e9, 2),
         "real_disk_gb": round(out["disk_total"] * frame_scale / 1e9, 1),
-        "cpu_s_per_epoch_real": round(cpu_epoch, 1),
+        "step_peak_rss_gb": {t: round(steps[t]["peak_rss"] / 1e9, 2) for t in lengths},
+        "step_peak_rss_gb_at_crop": round(float(np.polyval(rss_fit, CROP)) / 1e9, 2),
+        # a worker per core, each in a step padded to the crop, and every frame page mapped
+        "real_peak_memory_gb_training_worst": round((out["workers"] * float(np.polyval(rss_fit, CROP))
+                                                     + real_frames_bytes) / 1e9, 1),
+        "real_peak_memory_gb_training_one_worker": round((float(np.polyval(rss_fit, CROP)) + real_frames_bytes)
+                                                         / 1e9, 1),
         "runs": counts, "run_equivalents_at_real_size": round(run_equivalents, 1), "epochs_per_run": PAPER_EPOCHS,
-        "cpu_hours": round(run_equivalents * PAPER_EPOCHS * cpu_epoch / 3600, 0),
+        "steps_per_epoch_real": steps_real,
+        "cpu_s_per_epoch_real": {p: round(v) for p, v in cpu_epoch.items()},
+        "cpu_hours": {p: round(run_equivalents * PAPER_EPOCHS * v / 3600) for p, v in cpu_epoch.items()},
+        "grid_s_per_epoch_measured": round(float(runs["s_per_epoch"].mean()), 1),
+        "grid_cpu_hours_from_wall": round(run_equivalents * PAPER_EPOCHS * float(runs["s_per_epoch"].mean())
+                                          * frame_scale / 3600),
         "assumed_gpu_flops": ASSUMED_GPU_FLOPS,
-        "gpu_s_per_epoch_real": round(gpu_epoch, 2),
-        "gpu_hours": round(run_equivalents * PAPER_EPOCHS * gpu_epoch / 3600, 1),
-        "cpu_flops_measured": round(out["flops"]["flops_per_epoch"] / float(runs["s_per_epoch"].mean()), 0),
+        "gpu_flops_s_per_epoch": round(flops_epoch / ASSUMED_GPU_FLOPS, 2),
+        "loading_s_per_epoch": round(float(load_epoch), 2),
+        "gpu_s_per_epoch_real": round(float(gpu_epoch), 2),
+        "gpu_hours": round(run_equivalents * PAPER_EPOCHS * float(gpu_epoch) / 3600, 1),
     }
 
 
