@@ -6,10 +6,13 @@ anchoring method must beat. Every (model, direction) is trained with ``n_seeds``
 reported as a mean with a 95 % t-interval; AG-CC is compared with each baseline by the paired
 difference over the same seeds.
 
-The weight gamma of the anchored loss (Eq. 4) is not given by the paper. It is chosen per method
-and direction on **source validation** UAR (no target label): the first seed is trained with every
-gamma of ``gamma_grid``; the gamma with the best source-validation UAR is kept and the other seeds
-are trained with it (:func:`table_ii_runs`). Every method that takes a gamma gets the same budget.
+The weight gamma of the anchored loss (Eq. 4) is not given by the paper. With one value in
+``gamma_grid`` (the default profile) it is fixed in advance for every method; with several, every
+seed is trained with each and the value with the best mean **source-validation** UAR over all
+seeds is kept per method and direction (no target label; :func:`table_ii_runs`). Every method
+that takes a gamma gets the same budget. The runs of one seed share their random numbers across
+methods (:data:`agcc.train.STREAMS`), so that paired differences measure the methods; a run tests
+the target utterances its ``target_protocol`` says (:func:`agcc.train.run_splits`).
 """
 from __future__ import annotations
 
@@ -37,6 +40,33 @@ def takes_gamma(method: str) -> bool:
     return "gamma" in registry.get(method).hyperparameters
 
 
+def folds_of(base: TrainConfig) -> list[int]:
+    """The target folds a configuration's runs test: ``0 .. target_folds - 1`` under
+    ``target_protocol: folds``, the single ``0`` otherwise (:func:`agcc.train.run_splits`)."""
+    return list(range(base.target_folds)) if base.target_protocol == "folds" else [0]
+
+
+def combine_folds(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per ``model, direction, seed`` (and ``gamma``) from the runs of its target folds:
+    Table II's metrics and ``val_uar`` averaged with the folds' test sizes ``n_test`` as weights
+    (every target utterance counts once), ``wall_s`` and ``n_test`` summed, ``folds`` counted, the
+    other columns of the first fold."""
+    keys = [k for k in ("model", "direction", "seed", "gamma") if k in runs]
+    if runs.empty or not runs.duplicated(keys).any():
+        return runs.assign(folds=1)
+    rows = []
+    for _, part in runs.groupby(keys, sort=False):
+        row = part.iloc[0].to_dict()
+        w = part["n_test"].to_numpy(float)
+        for metric in (*METRICS, "val_uar"):
+            values = part[metric].to_numpy(float)
+            ok = ~np.isnan(values)
+            row[metric] = float(np.average(values[ok], weights=w[ok])) if ok.any() else float("nan")
+        row.update(wall_s=float(part["wall_s"].sum()), n_test=int(part["n_test"].sum()), folds=len(part))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_seeds: int, gammas,
                   first_seed: int = 0, directions=None, engine: str = "local", workers: int = 0,
                   address: str = "", progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -46,15 +76,18 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     Parameters
     ----------
     base
-        The shared settings (:meth:`TrainConfig.from_params`); method, direction, seed and gamma
-        are set here.
+        The shared settings (:meth:`TrainConfig.from_params`); method, direction, seed, fold and
+        gamma are set here.
     methods
         Registered method names (:func:`agcc.methods.names`), in the order of the returned rows.
     n_seeds, first_seed
-        Seeds ``first_seed .. first_seed + n_seeds - 1``.
+        Seeds ``first_seed .. first_seed + n_seeds - 1``; each runs every target fold
+        (:func:`folds_of`).
     gammas
-        The gamma grid; methods that take a gamma (:func:`takes_gamma`) choose from it on the first
-        seed.
+        The values of gamma, for the methods that take one (:func:`takes_gamma`). One value: gamma
+        is fixed in advance. Several: every seed is trained with each, and the value with the best
+        mean source-validation UAR over all seeds is kept per method and direction (no target
+        label; the replication notes say why the default fixes it).
     directions
         Restrict the cross-corpus directions (default both; within-corpus methods, the upper
         bounds, always run on theirs).
@@ -64,36 +97,41 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     Returns
     -------
     runs : DataFrame
-        One row per run kept for the table: ``model, direction, seed, gamma``, Table II's
-        metrics, ``val_uar``, ``best_epoch``, ``epochs``, ``wall_s``, ``history``.
+        One row per seed kept for the table (its folds combined, :func:`combine_folds`):
+        ``model, direction, seed, gamma``, Table II's metrics, ``val_uar``, ``best_epoch``,
+        ``epochs``, ``wall_s``, ``n_test``, ``folds``, ``history``. ``runs.attrs["folds"]`` holds
+        the runs of each fold.
     gamma_choice : DataFrame
-        ``model, direction, gamma, val_uar, chosen`` for every gamma tried on the first seed.
+        ``model, direction, gamma, val_uar, chosen``: the mean source-validation UAR over seeds of
+        every gamma tried.
     """
     seeds = list(range(first_seed, first_seed + n_seeds))
     gammas = list(gammas)
     pairs = [(m, d) for m in methods for d in directions_of(m) if registry.get(m).within_corpus
              or directions is None or d in directions]
-    grid = dict(engine=engine, workers=workers, address=address, progress=progress)
 
-    def cfg(method, direction, seed, gamma):
+    def cfg(method, direction, seed, gamma, fold):
         # one torch thread per run: runs are parallel, and numbers do not depend on the worker count
-        return canonical(replace(base, method=method, direction=direction, seed=seed, gamma=gamma, threads=1))
+        return canonical(replace(base, method=method, direction=direction, seed=seed, gamma=gamma, fold=fold,
+                                 threads=1))
 
-    # 1. the first seed, with every gamma where the method takes one
-    first = [cfg(m, d, seeds[0], g) for m, d in pairs for g in (gammas if takes_gamma(m) else [gammas[0]])]
-    done = run_grid(run_task, [task_for(c, data_folder) for c in first], runs_folder, desc="seed 1", **grid)
-    choice = done.groupby(["model", "direction", "gamma"], as_index=False, sort=False)["val_uar"].first()
+    configs = [cfg(m, d, s, g, f) for m, d in pairs for g in (gammas if takes_gamma(m) else gammas[:1])
+               for s in seeds for f in folds_of(base)]
+    done = run_grid(run_task, [task_for(c, data_folder) for c in configs], runs_folder, desc="runs",
+                    engine=engine, workers=workers, address=address, progress=progress)
+    choice = done.groupby(["model", "direction", "gamma"], as_index=False, sort=False)["val_uar"].mean()
     best = (choice.sort_values(["val_uar", "gamma"], ascending=[False, True])
             .groupby(["model", "direction"], sort=False)["gamma"].first())
     choice["chosen"] = [best[(m, d)] == g for m, d, g in zip(choice["model"], choice["direction"], choice["gamma"])]
-    # 2. the other seeds at the chosen gamma
-    every = [cfg(m, d, s, best[(m, d)]) for m, d in pairs for s in seeds]  # the first seed's are done
-    runs = run_grid(run_task, [task_for(c, data_folder) for c in every], runs_folder, desc="seeds", **grid)
+    kept = done[[best[(m, d)] == g for m, d, g in zip(done["model"], done["direction"], done["gamma"])]]
     order = {m: i for i, m in enumerate(methods)}
-    runs = runs.sort_values(["model", "direction", "seed"], key=lambda col: col.map(order) if col.name == "model" else col)
+    by_fold = kept.sort_values(["model", "direction", "seed", "fold"],
+                               key=lambda col: col.map(order) if col.name == "model" else col)
     columns = ["model", "direction", "seed", "gamma", *METRICS, "val_uar", "best_epoch", "epochs", "wall_s",
-               "triplets_per_step", "anchor_label_acc", "history"]
-    return runs[columns].reset_index(drop=True), choice
+               "n_test", "folds", "triplets_per_step", "anchor_label_acc", "history"]
+    runs = combine_folds(by_fold)[columns].reset_index(drop=True)
+    runs.attrs["folds"] = by_fold.drop(columns="history").reset_index(drop=True)
+    return runs, choice
 
 
 RESULT_COLUMNS = ("4-CAT", "Neu", "Ang", "Hap", "Sad", "val_uar", "best_epoch", "epochs", "wall_s",

@@ -55,3 +55,21 @@ def assign_splits(utterances: pd.DataFrame, *, seed: int = 0, val_fraction: floa
         out.loc[part.index, "split"] = part[unit].map(mapping)
         out.loc[part.index, "split_unit"] = unit
     return out
+
+
+def session_folds(sessions: pd.Series, k: int) -> np.ndarray:
+    """Fold (0 .. k-1) of each utterance, keeping its split unit (``session``: an actor of
+    CREMA-D, a session of MSP-IMPROV) whole: the units, largest first, each go to the fold with
+    the fewest utterances so far, so that the folds are about equal in size and fixed by the
+    corpus alone (the same for every seed and method, so that paired runs test the same
+    utterances). A clear error when the corpus has fewer than ``k`` units."""
+    counts = sessions.astype(str).value_counts()
+    if len(counts) < k:
+        raise ValueError(f"{len(counts)} split units ({', '.join(counts.index[:5])}) cannot make {k} folds: "
+                         "lower target_folds or use another target_protocol")
+    units = sorted(counts.index, key=lambda u: (-counts[u], u))
+    size, fold_of = np.zeros(k, dtype=np.int64), {}
+    for unit in units:
+        fold_of[unit] = int(np.argmin(size))  # the first of the smallest folds
+        size[fold_of[unit]] += counts[unit]
+    return sessions.astype(str).map(fold_of).to_numpy(np.int64)

@@ -9,6 +9,9 @@
   decay 1e-3), batch 64, up to ``max_epochs`` epochs, early stopping on **source** validation
   UAR; each step draws a batch of labelled source utterances and, for the methods that align
   corpora, a batch of unlabelled target utterances; the loss is L_ER + gamma * L_anchor (Eq. 4).
+  Its random numbers come from streams of their own (:data:`STREAMS`), the same for every method
+  of one seed (common random numbers); what it trains, adapts and is tested on is
+  ``target_protocol`` (:func:`run_splits`).
   It is made of :func:`start_run` (generators, splits, input standardisation, model, optimiser,
   method), :func:`train_epoch`, :func:`evaluate` and :class:`EarlyStopping`. No target label is
   used for training or model selection unless ``target_labels="oracle"`` is asked for (analysis
@@ -51,7 +54,9 @@ from .features import extract_features, extractor_from_params, frame_times
 from .io import (atomic_write, cached_by_key, resolve_reference, source_key, stamp_key, torch_device, verify_folder,
                  write_reference)
 from .params import defaults as declared_defaults
+from .params import schema as parameter_schema
 from .segments import DROPPED, SegmentSet
+from .splits import session_folds
 from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
 
 
@@ -69,7 +74,8 @@ class TrainingData:
     Attributes
     ----------
     utterances : DataFrame
-        One row per usable utterance: ``utt_id, corpus, split, emotion, label`` (0-3 in
+        One row per usable utterance: ``utt_id, corpus, session`` (the unit splits and target
+        folds keep whole), ``split, emotion, label`` (0-3 in
         :data:`agcc.corpora.FOUR_CLASSES` order), ``offset, n_frames`` (its rows of ``frames``),
         ``first_token, n_tokens`` (its rows of ``tokens``).
     frames : (total_frames, n_features) float32
@@ -139,9 +145,11 @@ class TrainingData:
             verify_folder(folder, "run the training notebook (05) again to recompute it")
         read = lambda n: pd.read_csv(folder / f"{n}.csv", keep_default_na=False, na_values=[""])  # noqa: E731
         dist = np.load(folder / "distances.npz")
+        utterances = read("utterances")
+        if "session" in utterances:  # "1001" is an actor's name, not a number
+            utterances["session"] = utterances["session"].astype(str)
         shared = resolve_reference(folder / FRAMES_REF, deep=False) if (folder / FRAMES_REF).is_file() else None
-        out = cls(utterances=read("utterances"),
-                  frames=np.load(shared or folder / "frames.npy", mmap_mode="r" if mmap else None),
+        out = cls(utterances=utterances, frames=np.load(shared or folder / "frames.npy", mmap_mode="r" if mmap else None),
                   tokens=read("tokens"), ag_distance=dist["ag_distance"], vowel_distance=dist["vowel_distance"],
                   dropped=read("dropped"), token_notes=read("token_notes"), shared_frames=shared)
         out.validate(folder)
@@ -247,9 +255,9 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
             dropped.append((row.utt_id, row.corpus, "training", "no acoustic frames"))
         else:
             keep.append(row)
-    utt = pd.DataFrame([{"utt_id": r.utt_id, "corpus": r.corpus, "split": r.split, "emotion": r.emotion,
-                         "label": FOUR_CLASSES.index(r.emotion)} for r in keep],
-                       columns=["utt_id", "corpus", "split", "emotion", "label"])
+    utt = pd.DataFrame([{"utt_id": r.utt_id, "corpus": r.corpus, "session": str(r.session), "split": r.split,
+                         "emotion": r.emotion, "label": FOUR_CLASSES.index(r.emotion)} for r in keep],
+                       columns=["utt_id", "corpus", "session", "split", "emotion", "label"])
     arrays = [features[r.audio_path][:max_frames] for r in keep]  # views (memory-mapped from the feature cache)
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     utt["n_frames"] = lengths
@@ -319,7 +327,7 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     frames a digest-checked reference to that folder's ``frames.npy`` instead of a copy."""
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
-    options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 1}
+    options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 2}
     for stage, done in (("01 (data preparation)", paths.segments), ("02 (AG clustering)", ag_folder)):
         if not stamp_key(done):
             raise FileNotFoundError(f"{done} holds no finished result: run notebook {stage} first")
@@ -369,17 +377,21 @@ class TrainConfig:
     """One training run, built from the validated parameters only (:meth:`from_params`): no field
     has a default of its own.
 
-    ``method``, ``direction``, ``seed``, ``gamma`` (the weight of Eq. 4, chosen from
-    ``gamma_grid``) and ``threads`` (torch threads, 0 = torch's default) name the run and are set
-    by the grids (:mod:`agcc.experiments`); every other field is the ``profiles.yml`` parameter of
-    the same name. Lists are stored as tuples (hashable; one spelling per task key).
+    ``method``, ``direction``, ``seed``, ``fold`` (the target fold a run tests under
+    ``target_protocol: folds``; 0 otherwise), ``gamma`` (the weight of Eq. 4, from ``gamma_grid``)
+    and ``threads`` (torch threads, 0 = torch's default) name the run and are set by the grids
+    (:mod:`agcc.experiments`); every other field is the ``profiles.yml`` parameter of the same
+    name. Lists are stored as tuples (hashable; one spelling per task key).
     """
 
     method: str
     direction: str
     seed: int
+    fold: int
     gamma: float
     threads: int
+    target_protocol: str
+    target_folds: int
     alpha: float
     beta: float
     soft_weights: bool
@@ -413,8 +425,13 @@ class TrainConfig:
         if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
-        if self.target_labels not in ("pseudo", "oracle"):
-            raise ValueError(f"target_labels must be 'pseudo' or 'oracle', got {self.target_labels!r}")
+        for name in ("target_labels", "target_protocol"):  # the choices declared in profiles.yml
+            choices = parameter_schema()[name].choices
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+        if not 0 <= self.fold < (self.target_folds if self.target_protocol == "folds" else 1):
+            raise ValueError(f"fold {self.fold} does not exist under target_protocol {self.target_protocol!r} "
+                             f"with {self.target_folds} target_folds")
         self.vowels = vowel_set(self.vowels)  # one spelling per set: stable task keys
         self.fc_sizes, self.lacc_layers = tuple(self.fc_sizes), tuple(self.lacc_layers)  # a task's JSON lists
 
@@ -428,19 +445,19 @@ class TrainConfig:
 
     @classmethod
     def from_params(cls, params: dict, *, method: str = "AG-CC", direction: str = "C->I", gamma: float | None = None,
-                    threads: int = 0, **override) -> "TrainConfig":
+                    threads: int = 0, fold: int = 0, **override) -> "TrainConfig":
         """A config from the resolved parameters (:func:`agcc.params.resolve`, ``ctx.params``):
         every setting is the parameter of the same name, ``seed`` the run's seed; ``override``
         replaces any of them. The run's name defaults to the template the grids start from (AG-CC,
         C->I, the first gamma of ``gamma_grid``, torch's threads)."""
-        settings = {f.name for f in fields(cls)} - {"method", "direction", "gamma", "threads"}
+        settings = {f.name for f in fields(cls)} - {"method", "direction", "gamma", "threads", "fold"}
         unknown = sorted(set(override) - settings)
         if unknown:
             raise TypeError(f"TrainConfig has no setting {unknown}")
         values = {name: params[name] for name in settings}
         values.update(override)
         return cls(method=method, direction=direction, gamma=params["gamma_grid"][0] if gamma is None else gamma,
-                   threads=threads, **values)
+                   threads=threads, fold=fold, **values)
 
 
 def uar_scores(y_true, y_pred) -> dict:
@@ -577,7 +594,8 @@ class Batches:
 
 @dataclass
 class RunResult:
-    """Outcome of :func:`train_run`: Table II's metrics on the target test split, the best epoch
+    """Outcome of :func:`train_run`: Table II's metrics on the target test utterances
+    (:func:`run_splits`), the best epoch
     by source validation UAR, the per-epoch history and the wall time."""
 
     config: TrainConfig
@@ -592,6 +610,7 @@ class RunResult:
         """One flat row for ``table_ii_runs.csv``."""
         takes_gamma = "gamma" in methods.get(self.config.method).hyperparameters
         return {"model": self.config.method, "direction": self.config.direction, "seed": self.config.seed,
+                "fold": self.config.fold, "n_test": len(self.predictions) if self.predictions is not None else 0,
                 **self.metrics, "val_uar": self.val_uar, "best_epoch": self.best_epoch,
                 "epochs": len(self.history), "wall_s": round(self.wall_s, 2),
                 "gamma": self.config.gamma if takes_gamma else 0.0,  # 0: no anchor loss
@@ -640,11 +659,44 @@ class Splits:
 
 
 def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Splits:
-    """:class:`Splits` of ``cfg``'s direction; a clear error for a split the run needs and lacks."""
+    """:class:`Splits` of ``cfg``'s direction under ``cfg.target_protocol`` (see the replication
+    notes); a clear error for a split the run needs and lacks.
+
+    Cross-corpus: the source's ``train`` split is the labelled training data and its ``val`` split
+    the early-stopping data. The target is
+
+    * ``transductive``: every target utterance is tested, and is also the unlabelled data a method
+      adapts on (one run tests the whole target corpus);
+    * ``folds``: the target's split units in ``target_folds`` folds
+      (:func:`agcc.splits.session_folds`); the run of fold ``cfg.fold`` tests that fold and adapts
+      on the others, so that no tested utterance is seen, even unlabelled;
+    * ``split``: the target's ``test`` split is tested, its ``train`` split adapted on.
+
+    Within-corpus (the upper bounds), the test utterances are never trained on: under ``folds``
+    fold ``cfg.fold`` is tested, the ``val`` split outside it stops early and the rest trains;
+    otherwise the corpus's ``test`` split is tested."""
     u = data.utterances
-    rows = lambda corpus, split: np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == split)).to_numpy())  # noqa: E731
-    splits = Splits(rows(cfg.source, "train"), rows(cfg.source, "val"), rows(cfg.target, "train"),
-                    rows(cfg.target, "test"))
+    corpus = u["corpus"].to_numpy()
+    split = u["split"].to_numpy()
+    source, target = corpus == cfg.source, corpus == cfg.target
+    in_fold = np.zeros(len(u), dtype=bool)
+    if cfg.target_protocol == "folds":
+        if "session" not in u:
+            raise ValueError("the training data has no session column for target folds: run notebook 05 again")
+        in_fold[target] = session_folds(u.loc[target, "session"], cfg.target_folds) == cfg.fold
+    rows = lambda mask: np.flatnonzero(mask)  # noqa: E731
+    if cfg.source == cfg.target:  # within-corpus: labelled test utterances never train
+        test = in_fold if cfg.target_protocol == "folds" else source & (split == "test")
+        train = rows(source & ~test & (split != "val") if cfg.target_protocol == "folds" else source & (split == "train"))
+        splits = Splits(train, rows(source & ~test & (split == "val")), train, rows(test))
+    elif cfg.target_protocol == "transductive":
+        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")), rows(target), rows(target))
+    elif cfg.target_protocol == "folds":
+        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")), rows(target & ~in_fold),
+                        rows(in_fold))
+    else:
+        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")),
+                        rows(target & (split == "train")), rows(target & (split == "test")))
     for name, r in (("source train", splits.src_train), ("source validation", splits.src_val),
                     ("target test", splits.tgt_test)):
         if r.size == 0:
@@ -686,15 +738,16 @@ def frame_statistics(batches: Batches, utt_rows: np.ndarray, ddof: int) -> tuple
 def normalise_inputs(batches: Batches, data: TrainingData, cfg: TrainConfig,
                      splits: Splits) -> tuple[np.ndarray, np.ndarray]:
     """Input standardisation (``feature_norm``, see the replication notes): ``"per_corpus"``
-    standardises each corpus's frames in ``batches`` with its own training frames (no label
-    needed; removes the corpora's global channel offsets) and returns an identity ``(mean, std)``;
+    standardises each corpus's frames in ``batches`` with the frames of its training utterances
+    in ``splits`` (the source's labelled ones, the target's unlabelled ones; no label needed;
+    removes the corpora's global channel offsets) and returns an identity ``(mean, std)``;
     ``"source"`` returns the mean and std of the source training frames, for the model's input
     layer. Statistics by :func:`frame_statistics` (no copy of a corpus at paper scale)."""
     u = data.utterances
     if cfg.feature_norm == "per_corpus":
-        for corpus in dict.fromkeys((cfg.source, cfg.target)):  # once per corpus (C->C: one)
+        # once per corpus (C->C: one)
+        for corpus, train in dict([(cfg.target, splits.tgt_train), (cfg.source, splits.src_train)]).items():
             mine = np.flatnonzero((u["corpus"] == corpus).to_numpy())
-            train = np.flatnonzero(((u["corpus"] == corpus) & (u["split"] == "train")).to_numpy())
             mean, std = frame_statistics(batches, train, ddof=1)  # this corpus's training frames
             batches.standardise(mine, mean, std + 1e-5)
         return np.zeros(data.n_features, np.float32), np.ones(data.n_features, np.float32)
@@ -719,6 +772,58 @@ class TargetBatches:
         return out
 
 
+# The random-number streams of a run (common random numbers): for one seed, every method draws
+# its initial weights, its source batch order, its unlabelled target batches and the dropout of its
+# source and target forward passes from streams of their own, so that two methods of one seed start
+# from the same weights and see the same batches with the same dropout masks on the source batches,
+# whatever else one of them draws; the paired difference of two methods then measures the methods.
+STREAMS = ("init", "source batches", "target batches", "source dropout", "target dropout", "method")
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The seed of ``stream`` (one of :data:`STREAMS`) of a run with ``seed``: independent streams
+    from numpy's SeedSequence (63 bits, a valid torch seed)."""
+    if stream not in STREAMS:
+        raise ValueError(f"unknown random stream {stream!r}; streams: {', '.join(STREAMS)}")
+    entropy = [int(seed) & 0xFFFFFFFF, STREAMS.index(stream)]
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+class TorchStream:
+    """A torch random stream for the global generator that dropout draws from: :meth:`active`
+    swaps it in (on the CPU and, for a CUDA device, on that device) and saves where it stopped."""
+
+    def __init__(self, seed: int, device):
+        import torch
+
+        self.torch, self.device = torch, device
+        self.cuda = getattr(device, "type", str(device)) == "cuda"
+        gen = torch.Generator().manual_seed(seed)
+        self.state = gen.get_state()
+        self.cuda_state = None
+        if self.cuda:
+            gen = torch.Generator(device=device).manual_seed(seed)
+            self.cuda_state = gen.get_state()
+
+    def __enter__(self):
+        torch = self.torch
+        self.saved = torch.get_rng_state()
+        torch.set_rng_state(self.state)
+        if self.cuda:
+            self.saved_cuda = torch.cuda.get_rng_state(self.device)
+            torch.cuda.set_rng_state(self.cuda_state, self.device)
+        return self
+
+    def __exit__(self, *exc):
+        torch = self.torch
+        self.state = torch.get_rng_state()
+        torch.set_rng_state(self.saved)
+        if self.cuda:
+            self.cuda_state = torch.cuda.get_rng_state(self.device)
+            torch.cuda.set_rng_state(self.saved_cuda, self.device)
+        return False
+
+
 @dataclass
 class Run:
     """What one training run holds while it trains (:func:`start_run`)."""
@@ -730,37 +835,41 @@ class Run:
     optimizer: object  # torch.optim.Adam
     method: methods.Method
     labels: object  # (n_utterances,) long tensor on the device
-    rng: np.random.Generator  # source batch order and target batches
-    targets: TargetBatches | None
+    order: np.random.Generator  # source batch order
+    targets: TargetBatches | None  # unlabelled target batches, from their own generator
+    source_dropout: TorchStream
+    target_dropout: TorchStream
 
 
 def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
     """Seed the generators, split and standardise the data, and build the model, the optimiser
     (Adam, Sec. IV) and the method (:mod:`agcc.methods`).
 
-    Random numbers, in the order they are drawn: ``torch.manual_seed(seed)`` drives the initial
-    weights and dropout; a numpy generator seeded with ``seed`` the source batch order and the
-    target batches; a ``torch.Generator`` seeded with ``seed`` the method's own draws (triplet
-    mining)."""
+    Every random draw comes from one of the run's :data:`STREAMS`, seeded by :func:`stream_seed`
+    from the run's seed alone (common random numbers across methods): the initial weights
+    (``torch.manual_seed``, before the model is built), the source batch order and the target
+    batches (numpy generators), the dropout of the source and of the target forward passes
+    (:class:`TorchStream`) and the method's own draws (triplet mining; a ``torch.Generator``)."""
     import torch
-
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
     device = torch_device(cfg.device)
     method_cls = methods.get(cfg.method)
     splits = run_splits(data, cfg, method_cls.uses_target)
     batches = Batches(data, device)
     mean, std = normalise_inputs(batches, data, cfg, splits)
+    torch.manual_seed(stream_seed(cfg.seed, "init"))
     model = build_model(cfg, data.n_features, mean, std).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     labels = torch.from_numpy(batches.label).to(device)
-    method = method_cls(cfg, data, batches, labels, generator)
-    targets = TargetBatches(splits.tgt_train, cfg.batch_size, rng) if method_cls.uses_target else None
-    return Run(cfg, splits, batches, model, optimizer, method, labels, rng, targets)
+    method = method_cls(cfg, data, batches, labels, torch.Generator().manual_seed(stream_seed(cfg.seed, "method")))
+    order = np.random.default_rng(stream_seed(cfg.seed, "source batches"))
+    targets = (TargetBatches(splits.tgt_train, cfg.batch_size, np.random.default_rng(stream_seed(cfg.seed, "target batches")))
+               if method_cls.uses_target else None)
+    return Run(cfg, splits, batches, model, optimizer, method, labels, order, targets,
+               TorchStream(stream_seed(cfg.seed, "source dropout"), device),
+               TorchStream(stream_seed(cfg.seed, "target dropout"), device))
 
 
 def train_epoch(run: Run) -> dict:
@@ -772,7 +881,7 @@ def train_epoch(run: Run) -> dict:
 
     cfg, batches, model = run.cfg, run.batches, run.model
     model.train()
-    order = run.rng.permutation(run.splits.src_train)
+    order = run.order.permutation(run.splits.src_train)
     sums = {"ce": 0.0, "anchor": 0.0, "triplets": 0, "right": 0, "steps": 0}
 
     def steps():  # (source rows, target rows or None) per step; read one step ahead by Batches.stream
@@ -780,10 +889,14 @@ def train_epoch(run: Run) -> dict:
             yield order[i:i + cfg.batch_size], (run.targets.next() if run.targets is not None else None)
 
     for (s_rows, t_rows), (s_inputs, t_inputs) in batches.stream(steps()):
-        out_s = model(*s_inputs)
+        with run.source_dropout:
+            out_s = model(*s_inputs)
         loss = torch.nn.functional.cross_entropy(out_s["logits"], run.labels[torch.from_numpy(s_rows).to(batches.device)])
         sums["ce"] += loss.item()
-        out_t = model(*t_inputs) if t_rows is not None else None
+        out_t = None
+        if t_rows is not None:
+            with run.target_dropout:
+                out_t = model(*t_inputs)
         term = run.method.term(methods.Step(s_rows, t_rows, out_s, out_t))
         if term.loss is not None:
             loss = loss + cfg.gamma * term.loss
@@ -822,9 +935,9 @@ class EarlyStopping:
 
 
 def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) -> RunResult:
-    """Train one model and evaluate it on the target test split (see the module docstring):
+    """Train one model and evaluate it on the target test utterances (see the module docstring):
     :func:`start_run`, then :func:`train_epoch` and the source validation UAR per epoch until
-    :class:`EarlyStopping` stops it, then the best epoch's model on the target test split."""
+    :class:`EarlyStopping` stops it, then the best epoch's model on the target test utterances."""
     start_time = time.perf_counter()
     run = start_run(data, cfg)
     history, stopper = [], EarlyStopping(cfg.patience)
@@ -890,7 +1003,10 @@ def canonical(cfg: TrainConfig) -> TrainConfig:
     unknown = sorted(methods.method_settings() - {f.name for f in fields(TrainConfig)})
     if unknown:
         raise ValueError(f"method hyperparameters {unknown} are not TrainConfig fields")
-    return replace(cfg, **{name: getattr(defaults, name) for name in methods.method_settings() - set(own)})
+    reset = methods.method_settings() - set(own)
+    if cfg.target_protocol != "folds":  # the folds are read under target_protocol "folds" only
+        reset |= {"target_folds"}
+    return replace(cfg, **{name: getattr(defaults, name) for name in reset})
 
 
 # the modules a training run executes (besides numpy, torch and those of a method registered elsewhere)

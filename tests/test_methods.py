@@ -14,8 +14,8 @@ from agcc import methods, report
 from agcc.experiments import directions_of, summarize, table_ii_runs
 from agcc.methods import common_groups
 from agcc.params import defaults
-from agcc.train import (Batches, canonical, code_key, run_task, source_key, start_run, task_for, train_run,
-                        uar_scores)
+from agcc.train import (Batches, canonical, code_key, run_task, source_key, start_run, task_for, train_epoch,
+                        train_run, uar_scores)
 from test_train import config, toy_data
 
 TINY = dict(d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes=(8, 8, 8), batch_size=16, lr=3e-3, max_epochs=2,
@@ -124,7 +124,7 @@ def test_code_key_ignores_docstrings_and_comments_not_code():
     edited = edited.replace("def train_run(", "# a comment\n\ndef train_run(", 1)
     edited = edited.replace("Record epoch ``epoch`` (1-based)", "Record the epoch", 1)  # a method's docstring
     assert edited != source and source_key(edited) == key
-    assert "sel.std(0) + 1e-5" in source and source_key(source.replace("sel.std(0) + 1e-5", "sel.std(0) + 1e-6", 1)) != key
+    assert "std + 1e-5" in source and source_key(source.replace("std + 1e-5", "std + 1e-6", 1)) != key
     assert source_key(source.replace("epoch - self.epoch >= self.patience", "epoch - self.epoch > self.patience")) != key
 
 
@@ -205,3 +205,38 @@ def test_methods_of_one_seed_start_from_the_same_weights():
               .model.state_dict() for m in methods.names(within=False)]
     for state in states[1:]:
         assert all(torch.equal(state[k], states[0][k]) for k in state if not k.endswith(("mean", "std")))
+
+
+def test_methods_of_one_seed_draw_the_same_source_batches_and_dropout():
+    """Common random numbers (issue 14): after an epoch, every cross-corpus method of one seed is
+    at the same place of its source batch order and of its source dropout stream, however many
+    target batches (and target dropout masks) it drew; other seeds draw otherwise."""
+    data = toy_data(n_per_split=(16, 8, 8))
+    runs = {m: start_run(data, config(method=m, direction="C->I", seed=3, pseudo_threshold=0.0, **TINY))
+            for m in methods.names(within=False)}
+    for run in runs.values():
+        train_epoch(run)
+    assert any(r.targets is not None for r in runs.values()) and any(r.targets is None for r in runs.values())
+    orders = {m: r.order.permutation(r.splits.src_train) for m, r in runs.items()}
+    states = {m: r.source_dropout.state for m, r in runs.items()}
+    first = methods.names(within=False)[0]
+    for m in runs:
+        np.testing.assert_array_equal(orders[m], orders[first])
+        assert torch.equal(states[m], states[first]), m
+    other = start_run(data, config(method=first, direction="C->I", seed=4, **TINY))
+    assert not np.array_equal(other.order.permutation(other.splits.src_train), orders[first])
+
+
+def test_gamma_is_chosen_on_the_mean_source_validation_uar_of_all_seeds(tmp_path):
+    """Several gammas: every seed runs each, and the kept gamma has the best mean source-validation
+    UAR over the seeds (not the first seed's); the table keeps that gamma's runs of every seed."""
+    toy_data(n_per_split=(24, 8, 12)).save(tmp_path / "data")
+    fast = {**TINY, "batch_size": 4, "lr": 1e-2, "max_epochs": 3}  # learns within 3 epochs
+    runs, choice = table_ii_runs(config(pseudo_threshold=0.0, **fast), ["AG-CC"], tmp_path / "data", tmp_path / "runs",
+                                 n_seeds=3,
+                                 gammas=[0.3, 1.0], directions=["C->I"], workers=1, progress=False)
+    assert len(choice) == 2 and choice["chosen"].sum() == 1
+    chosen = choice.loc[choice["chosen"], "gamma"].item()
+    assert choice.loc[choice["chosen"], "val_uar"].item() == choice["val_uar"].max()
+    assert len(runs) == 3 and (runs["gamma"] == chosen).all() and sorted(runs["seed"]) == [0, 1, 2]
+    assert runs["val_uar"].mean() == pytest.approx(choice.loc[choice["chosen"], "val_uar"].item())

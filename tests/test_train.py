@@ -30,7 +30,8 @@ def toy_data(n_per_split=(40, 12, 16), n_features=8, seed=0, shift=3.0) -> Train
                 x = rng.normal(0, 1, (length, n_features)) + bias
                 x[:, label] += 2.0
                 row = len(utt)
-                utt.append({"utt_id": f"{corpus}_{split}_{i}", "corpus": corpus, "split": split,
+                utt.append({"utt_id": f"{corpus}_{split}_{i}", "corpus": corpus, "session": f"{split}{i % 2}",
+                            "split": split,
                             "emotion": FOUR_CLASSES[label], "label": label, "n_frames": length, "offset": offset,
                             "n_tokens": 2, "first_token": 2 * row})
                 for start, end in ((2, 6), (10, 15)):
@@ -159,7 +160,7 @@ def test_config_takes_every_setting_from_the_parameters():
     from dataclasses import fields
 
     base = resolve("smoke")
-    run_fields = {"method", "direction", "gamma", "threads"}
+    run_fields = {"method", "direction", "gamma", "threads", "fold"}
     settings = {f.name for f in fields(TrainConfig)} - run_fields
     assert settings <= set(base), settings - set(base)
     for f in fields(TrainConfig):
@@ -182,7 +183,7 @@ def test_short_run_beats_chance_and_anchors_are_mined():
     data = toy_data()
     result = train_run(data, config(method="AG-CC", direction="C->I", pseudo_threshold=0.3, **FAST),
                        progress=False)
-    assert result.metrics["4-CAT"] > 50.0  # chance is 25
+    assert result.metrics["4-CAT"] > 40.0  # chance is 25 (68 test utterances)
     assert result.history["triplets"].max() > 0
     assert result.history["anchor"].max() > 0
 
@@ -210,7 +211,7 @@ def test_oracle_labels_and_empty_target_split():
     assert r.history["triplets"].iloc[0] > 0  # every target token with a true label can anchor
     data.utterances.loc[data.utterances["corpus"] == "msp_improv", "split"] = "val"
     with pytest.raises(ValueError, match="target test split is empty"):
-        train_run(data, config(method="AG-CC", direction="C->I", **FAST), progress=False)
+        train_run(data, config(method="AG-CC", direction="C->I", target_protocol="split", **FAST), progress=False)
 
 
 def prepare_example():
@@ -220,7 +221,7 @@ def prepare_example():
     from agcc.segments import SegmentSet
 
     utts = pd.DataFrame({"utt_id": ["u1", "u2", "u3", "u4"], "corpus": ["crema_d"] * 4,
-                         "split": ["train", "val", "test", "train"],
+                         "session": ["1001", "1002", "1003", "1001"], "split": ["train", "val", "test", "train"],
                          "emotion": ["anger", "fear", "sadness", "neutral"],
                          "audio_path": ["a1", "a2", "a3", "a4"]})
     feats = {"a1": np.ones((30, 4), np.float32), "a2": np.ones((30, 4), np.float32),
@@ -339,18 +340,21 @@ def test_batches_read_the_memory_mapped_frames_without_copying_them(tmp_path):
     toy_data().save(tmp_path / "training")
     data = TrainingData.load(tmp_path / "training", verify=False)  # a bare folder: no cache stamp
     assert isinstance(data.frames, np.memmap)
-    for direction, method in (("C->I", "AG-CC"), ("C->C", "Upper Bound")):
-        cfg = config(method=method, direction=direction, feature_norm="per_corpus")
+    for direction, method, protocol, fit_splits in (
+            ("C->I", "AG-CC", "split", {"crema_d": ["train"], "msp_improv": ["train"]}),
+            ("C->I", "AG-CC", "transductive", {"crema_d": ["train"], "msp_improv": ["train", "val", "test"]}),
+            ("C->C", "Upper Bound", "transductive", {"crema_d": ["train"]})):
+        cfg = config(method=method, direction=direction, feature_norm="per_corpus", target_protocol=protocol)
         batches = Batches(data, torch.device("cpu"))
         assert batches.frames is data.frames  # not copied
         normalise_inputs(batches, data, cfg, run_splits(data, cfg, method == "AG-CC"))
         u = data.utterances
         expected = np.array(data.frames)
         for corpus in dict.fromkeys((cfg.source, cfg.target)):
-            rows = lambda split=None: np.flatnonzero(((u["corpus"] == corpus) & (  # noqa: E731
-                u["split"] == split if split else True)).to_numpy())
-            fit = torch.from_numpy(expected[frame_rows(u["offset"].to_numpy()[rows("train")],
-                                                       u["n_frames"].to_numpy()[rows("train")])])
+            rows = lambda splits=None: np.flatnonzero(((u["corpus"] == corpus) & (  # noqa: E731
+                u["split"].isin(splits) if splits else True)).to_numpy())
+            fit = torch.from_numpy(expected[frame_rows(u["offset"].to_numpy()[rows(fit_splits[corpus])],
+                                                       u["n_frames"].to_numpy()[rows(fit_splits[corpus])])])
             every = frame_rows(u["offset"].to_numpy()[rows()], u["n_frames"].to_numpy()[rows()])
             expected[every] = ((torch.from_numpy(expected[every]) - fit.mean(0)) / (fit.std(0) + 1e-5)).numpy()
         corpus_rows = np.flatnonzero((u["corpus"] == cfg.target).to_numpy())[:5]
@@ -361,3 +365,63 @@ def test_batches_read_the_memory_mapped_frames_without_copying_them(tmp_path):
             np.testing.assert_array_equal(x[b, :n].numpy(), want)
             assert not x[b, n:].any() and mask[b].sum() == n
         assert np.array_equal(np.asarray(data.frames), np.load(tmp_path / "training" / "frames.npy"))  # untouched
+
+
+def _sets(data, cfg):
+    from agcc.train import run_splits
+
+    s = run_splits(data, cfg, uses_target=True)
+    ids = data.utterances["utt_id"].to_numpy()
+    return {name: set(ids[getattr(s, name)]) for name in ("src_train", "src_val", "tgt_train", "tgt_test")}
+
+
+def test_transductive_runs_test_every_target_utterance_once():
+    data = toy_data()
+    target = set(data.utterances.loc[data.utterances["corpus"] == "msp_improv", "utt_id"])
+    s = _sets(data, config(method="AG-CC", direction="C->I", target_protocol="transductive"))
+    assert s["tgt_test"] == target and s["tgt_train"] == target  # adapts, unlabelled, on what it tests
+    assert not (s["src_train"] | s["src_val"]) & target
+
+
+@pytest.mark.parametrize("direction", ["C->I", "C->C"])
+def test_target_folds_partition_the_target_and_never_train_on_the_test_fold(direction):
+    """Under ``folds`` the test folds cover the target once; a fold's test utterances are in
+    none of the run's training data, labelled or not (within-corpus: never labelled)."""
+    data = toy_data()
+    corpus = "msp_improv" if direction == "C->I" else "crema_d"
+    target = data.utterances.loc[data.utterances["corpus"] == corpus]
+    tested = []
+    for fold in range(3):
+        s = _sets(data, config(method="AG-CC" if direction == "C->I" else "Upper Bound", direction=direction,
+                               target_protocol="folds", target_folds=3, fold=fold))
+        assert s["tgt_test"] and not s["tgt_test"] & (s["src_train"] | s["src_val"] | s["tgt_train"])
+        sessions = set(target.loc[target["utt_id"].isin(s["tgt_test"]), "session"])
+        assert set(target.loc[target["session"].isin(sessions), "utt_id"]) == s["tgt_test"]  # whole sessions
+        tested += sorted(s["tgt_test"])
+    assert sorted(tested) == sorted(target["utt_id"])  # each target utterance tested once
+    with pytest.raises(ValueError, match="fold 3 does not exist"):
+        config(target_protocol="folds", target_folds=3, fold=3)
+
+
+def test_session_folds_are_balanced_and_fixed_by_the_corpus():
+    from agcc.splits import session_folds
+
+    sessions = pd.Series(["a"] * 5 + ["b"] * 4 + ["c"] * 3 + ["d"] * 2 + ["e"] * 2)
+    folds = session_folds(sessions, 2)
+    sizes = np.bincount(folds)
+    assert sizes.sum() == 16 and sizes.max() - sizes.min() <= 5  # within the largest unit
+    assert all(len(set(folds[sessions == s])) == 1 for s in "abcde")
+    np.testing.assert_array_equal(folds, session_folds(sessions.sample(frac=1, random_state=1).sort_index(), 2))
+    with pytest.raises(ValueError, match="cannot make 6 folds"):
+        session_folds(sessions, 6)
+
+
+def test_folds_are_combined_weighted_by_their_test_sizes():
+    from agcc.experiments import combine_folds
+
+    runs = pd.DataFrame({"model": "AG-CC", "direction": "C->I", "seed": 0, "gamma": 1.0, "fold": [0, 1],
+                         "n_test": [100, 300], "wall_s": [1.0, 2.0], "val_uar": [50.0, 60.0],
+                         **{m: [40.0, 80.0] for m in ("4-CAT", "Neu", "Ang", "Hap", "Sad")}})
+    one = combine_folds(runs)
+    assert len(one) == 1 and one["4-CAT"].item() == pytest.approx(70.0) and one["n_test"].item() == 400
+    assert one["folds"].item() == 2 and one["wall_s"].item() == 3.0
