@@ -145,13 +145,15 @@ def du(path: Path) -> int:
 # Runs of the paper profile, and the operations of a training step
 # ------------------------------------------------------------------------------------------------
 def paper_run_counts(paper: dict) -> dict:
-    """Distinct training runs of the paper profile: Table II (first seed with every gamma of
-    ``gamma_grid`` for the methods that take one, the other seeds at the chosen gamma), the
+    """Distinct training runs of the paper profile: Table II (every seed with every gamma of
+    ``gamma_grid`` for the methods that take one, times the target folds under
+    ``target_protocol: folds``; :func:`agcc.experiments.table_ii_runs`), the
     ablations (each non-default value per direction and seed; the default's runs are Table II's)
     and the sensitivity study (per setting, its methods, directions and seeds; its corpora have the
     ``sens_*`` sizes)."""
     seeds, gammas = paper["n_seeds"], len(paper["gamma_grid"])
-    table_ii = sum(len(directions_of(m)) * (seeds + (gammas - 1 if takes_gamma(m) else 0)) for m in registry.names())
+    folds = paper["target_folds"] if paper["target_protocol"] == "folds" else 1
+    table_ii = sum(len(directions_of(m)) * seeds * (gammas if takes_gamma(m) else 1) * folds for m in registry.names())
     base = TrainConfig.from_params(paper, method=registry.proposed())
     ablations = 0
     for factor, values in ablation_values(paper).items():
