@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agcc", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build = sub.add_parser("build", help="execute the notebooks and build the book")
-    build.add_argument("--profile", default="default", help="smoke, default or paper")
+    build.add_argument("--profile", default="default", help="smoke, default, full or paper (agcc params lists them)")
     build.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                        help="override one parameter (repeatable)")
     build.add_argument("--only", nargs="+", help="notebooks to execute (stem or NN prefix)")

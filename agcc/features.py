@@ -309,10 +309,49 @@ class Wav2Vec2Extractor:
         return out[0].float().cpu().numpy()  # (n // 320, hidden_size)
 
 
+class Wav2Vec2LayerMeans(Wav2Vec2Extractor):
+    """Every hidden state of a wav2vec 2.0 model, averaged over the utterance's frames: the
+    utterance-level representation of each layer that LA-CC's layer similarity analysis and its
+    anchoring loss read (:mod:`agcc.layer_anchoring`, [32]).
+
+    ``__call__(wav)`` returns float32 of shape (num_hidden_layers + 1, hidden_size): row 0 the CNN
+    features after projection (``hidden_states[0]``), row l the output of transformer layer l.
+    One utterance costs (L + 1) x H x 4 bytes (13 x 768 x 4 = 40 kB for wav2vec2-base; about
+    0.6 GB for the two corpora at the paper's scale), where the frames of a single layer cost
+    about 7 GB: so the layers are kept as utterance means, never as frames.
+    """
+
+    kind = "wav2vec2_layers"
+
+    def __init__(self, model: str = "facebook/wav2vec2-base", device: str | None = None):
+        super().__init__(model, layer="average", device=device)  # the layer check of _load passes
+        self.name = f"wav2vec2[{Path(self.model_name).name}:layer means]"
+
+    def config(self) -> dict:
+        """The cache key: the model's, marked as per-layer utterance means (not frames)."""
+        return {**super().config(), "kind": self.kind, "layer": "all", "output": "utterance means"}
+
+    def __call__(self, wav: np.ndarray) -> np.ndarray:
+        """(num_hidden_layers + 1, hidden_size) float32: the mean over frames of every hidden state."""
+        import torch
+        wav = _check_wav(wav)
+        model = self._load()
+        if self.do_normalize:  # as Wav2Vec2Extractor
+            wav = (wav - wav.mean()) / np.sqrt(wav.var() + 1e-7)
+        wav = np.pad(wav, (0, END_PAD))
+        x = torch.from_numpy(np.ascontiguousarray(wav, dtype=np.float32))[None].to(model.device)
+        with torch.inference_mode():
+            hs = model(x, output_hidden_states=True).hidden_states  # L + 1 tensors of (1, T, H)
+            out = torch.stack([h[0].mean(0) for h in hs])  # (L + 1, H)
+        return out.float().cpu().numpy()
+
+
 def make_extractor(kind: str, **options):
     """Build an extractor: ``"logmel"`` (:class:`LogMelExtractor`), ``"wav2vec2"``
-    (:class:`Wav2Vec2Extractor`) or ``"projected"`` (:class:`ProjectedExtractor`, a cost stand-in)."""
-    kinds = {"logmel": LogMelExtractor, "wav2vec2": Wav2Vec2Extractor, "projected": ProjectedExtractor}
+    (:class:`Wav2Vec2Extractor`), ``"wav2vec2_layers"`` (:class:`Wav2Vec2LayerMeans`) or ``"projected"``
+    (:class:`ProjectedExtractor`, a cost stand-in)."""
+    kinds = {"logmel": LogMelExtractor, "wav2vec2": Wav2Vec2Extractor, "wav2vec2_layers": Wav2Vec2LayerMeans,
+             "projected": ProjectedExtractor}
     if kind not in kinds:
         raise ValueError(f"unknown feature kind {kind!r}; choose one of {sorted(kinds)}")
     return kinds[kind](**options)
@@ -403,3 +442,11 @@ def extractor_from_params(params) -> "LogMelExtractor | ProjectedExtractor | Wav
     layer = params["wav2vec2_layer"]
     layer = int(layer) if str(layer).lstrip("-").isdigit() else layer
     return make_extractor(params["features"], model=params["wav2vec2_model"], layer=layer)
+
+
+def layer_extractor_from_params(params) -> "Wav2Vec2LayerMeans | None":
+    """The extractor of the pre-trained model's per-layer utterance means (LA-CC [32]) when the
+    features are wav2vec2's, ``None`` for features without pre-trained layers (log-mel)."""
+    if params["features"] != "wav2vec2":
+        return None
+    return make_extractor("wav2vec2_layers", model=params["wav2vec2_model"])

@@ -5,17 +5,22 @@ A method is everything the training loop (:func:`agcc.train.train_run`) needs to
 * its **name**, the row label of Table II (kept exactly as the tables and the paper write it), a
   short **description** (for the report's sentences) and a **colour** for the plots;
 * its **role**: the ``"proposed"`` method (AG-CC), a paper ``"baseline"`` (PA-CC, LA-CC,
-  Hard-AG), the paper's ``"upper bound"``, or ``"added"`` by this book (source only);
+  Hard-AG), the paper's ``"upper bound"``, or ``"added"`` by this book (source only, LA-CC
+  (CORAL));
 * the **directions** it runs on: cross-corpus (C->I, I->C) or, for the upper bound, within a
   corpus (C->C, I->I);
-* whether it reads **unlabelled target batches** (``uses_target``);
+* whether it reads **unlabelled target batches** (``uses_target``), and whether it can run on the
+  data at hand (:meth:`Method.unavailable`: LA-CC (CORAL) runs only where LA-CC aligns
+  pre-trained layers);
 * the **hyperparameters** it reads: the :class:`agcc.train.TrainConfig` fields beyond the shared
   model and optimiser settings. The others are reset to their defaults in a run's key
   (:func:`agcc.train.canonical`), so that changing, say, beta does not re-run LA-CC;
 * its **loss term** for one step (:meth:`Method.term`), weighted by gamma in Eq. 4
   (L = L_ER + gamma * L_anchor): the AG-anchored triplet loss of Eq. 2-3 for AG-CC, the same loss
   on other groupings of the vowel tokens for PA-CC and Hard-AG (:class:`TripletAnchoring`), CORAL
-  for LA-CC, none for source only and the upper bound.
+  for LA-CC (on the wav2vec2 layers a cross-corpus similarity analysis chooses, as in [32]; on the
+  downstream model's layers where the features have no pre-trained layers) and LA-CC (CORAL),
+  none for source only and the upper bound.
 
 Adding a method is one class with :func:`register` (see DomainBed's ``algorithms.py``, which this
 follows): the grids (:func:`agcc.experiments.table_ii_runs`), the report and the plots enumerate
@@ -46,12 +51,14 @@ takes 2-7 s (measured), more than the rest of the report's imports together.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar, NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from .corpora import is_within
+from .layer_anchoring import anchor_statistics, layer_similarity, selected_layers
 from .overlap import cluster_overlap
 from .vocab import VOWELS
 
@@ -97,12 +104,14 @@ def get(name: str) -> type["Method"]:
         raise ValueError(f"unknown method {name!r}; registered methods: {', '.join(REGISTRY)}") from None
 
 
-def names(role=None, *, within: bool | None = None) -> tuple[str, ...]:
+def names(role=None, *, within: bool | None = None, data: "TrainingData | None" = None) -> tuple[str, ...]:
     """Registered method names in Table II's row order, optionally only those of ``role`` (one role
-    or a sequence of roles) and of within-corpus (``True``) or cross-corpus (``False``) directions."""
+    or a sequence of roles), of within-corpus (``True``) or cross-corpus (``False``) directions,
+    and that can run on ``data`` (:meth:`Method.unavailable`)."""
     roles = (role,) if isinstance(role, str) else role
     return tuple(n for n, cls in REGISTRY.items() if (roles is None or cls.role in roles)
-                 and (within is None or cls.within_corpus == within))
+                 and (within is None or cls.within_corpus == within)
+                 and (data is None or cls.unavailable(data) is None))
 
 
 def proposed() -> str:
@@ -173,9 +182,22 @@ class Method:
     #: the :class:`agcc.train.TrainConfig` fields it reads beyond the shared ones (its run keys hold them)
     hyperparameters: ClassVar[tuple[str, ...]] = ()
 
+    #: the run's model (:class:`agcc.model.SERModel`), set by :func:`agcc.train.start_run` once the
+    #: method is made, for a term that reads the model beyond its outputs (LA-CC's projection)
+    model: "torch.nn.Module | None" = None
+
     def __init__(self, cfg: "TrainConfig", data: "TrainingData", batches, labels: torch.Tensor,
                  generator: torch.Generator):
+        why = self.unavailable(data)
+        if why:
+            raise ValueError(f"{self.name} cannot run on this data: {why}")
         self.cfg, self.data, self.batches, self.labels, self.generator = cfg, data, batches, labels, generator
+
+    @classmethod
+    def unavailable(cls, data: "TrainingData") -> str | None:
+        """Why this method cannot run on ``data`` (e.g. it needs the pre-trained model's layers),
+        or ``None`` when it can (the default)."""
+        return None
 
     @classmethod
     def runs_on(cls, direction: str) -> bool:
@@ -241,6 +263,14 @@ def anchor_set(data: "TrainingData", cfg: "TrainConfig") -> AnchorSet:
         raise ValueError(f"{cfg.method!r} does not anchor on triplets; choose one of "
                          f"{', '.join(n for n, c in REGISTRY.items() if issubclass(c, TripletAnchoring))}")
     return method.anchor_set(data, cfg)
+
+
+def layer_anchors(data: "TrainingData", base: "TrainConfig", directions) -> pd.DataFrame:
+    """LA-CC's similarity analysis (:meth:`LACC.analysis`) of each of ``directions`` with
+    ``base``'s settings (its fold under ``target_protocol: folds``), stacked with a ``direction``
+    column: what LA-CC's runs select, for notebook 6."""
+    return pd.concat([LACC.analysis(data, replace(base, method=LACC.name, direction=d))[0].assign(direction=d)
+                      for d in directions], ignore_index=True)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -379,28 +409,111 @@ class PACC(TripletAnchoring):
         return data.tokens["vowel"].to_numpy(), n, np.zeros((n, n))
 
 
+def downstream_coral(step: Step, layers) -> Term:
+    """Deep CORAL (:func:`agcc.losses.coral_loss`) between the source and target batches at the
+    downstream model's layers ``layers`` of :meth:`agcc.model.SERModel.forward` (0: the pooled
+    encoder output; 1, 2, ...: the hidden FC layers), summed over the layers."""
+    from .losses import coral_loss
+
+    return Term(sum(coral_loss(step.out_s["layers"][k], step.out_t["layers"][k]) for k in layers))
+
+
 @register
 class LACC(Method):
-    """LA-CC [32]: layer anchoring, read as aligning the second-order statistics (Deep CORAL,
-    :func:`agcc.losses.coral_loss`) of source and target batches at the layers ``lacc_layers`` of
-    :meth:`agcc.model.SERModel.forward` (0: the pooled encoder output; 1, 2, ...: the hidden FC
-    layers), summed over the layers."""
+    """LA-CC [32]: layer anchoring, as far as frozen pre-trained features allow.
+
+    With wav2vec2 features (``data.layers``: the utterance mean of every hidden state), the layers
+    are chosen as in [32] by a cross-corpus similarity analysis (:meth:`analysis`: the source's
+    training utterances and the target's unlabelled ones, no label; ``lacc_similarity``,
+    ``lacc_n_layers``, ``lacc_pick``), and the CORAL loss [32] uses aligns each chosen layer between
+    the source and target batches. The pre-trained model is frozen, so what is aligned is the
+    layer's image under the downstream model's input projection
+    (:meth:`agcc.model.SERModel.project`), the first trainable map the wav2vec2 features meet: the
+    loss makes that projection give the anchor layers the same second-order statistics in both
+    corpora. Summed over the chosen layers.
+
+    On features without pre-trained layers (log-mel) no such layer exists, and LA-CC aligns the
+    downstream model's own layers ``lacc_layers`` with CORAL (:func:`downstream_coral`), this
+    book's earlier reading, which stays available under its own name as LA-CC (CORAL).
+    """
 
     name = "LA-CC"
     description = "layer anchoring"
     colour = "C1"
     role = "baseline"
     uses_target = True
-    hyperparameters = ("gamma", "lacc_layers")
+    hyperparameters = ("gamma", "lacc_layers", "lacc_similarity", "lacc_n_layers", "lacc_pick")
 
     def __init__(self, cfg, data, batches, labels, generator):
+        import torch
+
         super().__init__(cfg, data, batches, labels, generator)
         self.layers = list(cfg.lacc_layers)
+        self.anchors = self.similarity = None
+        if data.layers is not None:
+            self.similarity, rows = self.analysis(data, cfg)
+            self.anchors = selected_layers(self.similarity)  # (k,) layer indices
+            mean, std = anchor_statistics(data.layers, rows, self.anchors)  # (k, H) each
+            self.mean, self.std = torch.from_numpy(mean).to(labels.device), torch.from_numpy(std).to(labels.device)
+
+    @classmethod
+    def analysis(cls, data: "TrainingData", cfg: "TrainConfig") -> tuple[pd.DataFrame, np.ndarray]:
+        """The similarity analysis of a run of ``cfg`` (:func:`agcc.layer_anchoring.layer_similarity`)
+        on the utterances the run reads anyway: the source's training utterances and the target's
+        unlabelled ones (:func:`agcc.train.run_splits` under ``target_protocol``). Returns the table
+        and those rows."""
+        from .train import run_splits  # agcc.train imports this module
+
+        if data.layers is None:
+            raise ValueError("LA-CC's layer analysis needs the pre-trained model's layers (features: wav2vec2)")
+        if data.layers.shape[2] != data.n_features:
+            raise ValueError(f"LA-CC: the pre-trained layers are {data.layers.shape[2]} wide, the input frames "
+                             f"{data.n_features}: the layers go through the model's input projection, so they "
+                             "must be as wide as the input frames (the same pre-trained model's)")
+        splits = run_splits(data, cfg, uses_target=True)
+        table = layer_similarity(data.layers, splits.src_train, splits.tgt_train, measure=cfg.lacc_similarity,
+                                 n_layers=cfg.lacc_n_layers, pick=cfg.lacc_pick)
+        return table, np.concatenate([splits.src_train, splits.tgt_train])
+
+    def anchor_inputs(self, rows: np.ndarray) -> torch.Tensor:
+        """The standardised anchor layers of utterances ``rows``: (B, k, H), read from the
+        (memory-mapped) layer array, only these rows and layers."""
+        import torch
+
+        x = np.asarray(self.data.layers[rows[:, None], self.anchors[None, :]], np.float32)  # (B, k, H)
+        return (torch.from_numpy(x).to(self.mean.device) - self.mean) / self.std
 
     def term(self, step: Step) -> Term:
+        if self.anchors is None:
+            return downstream_coral(step, self.layers)
         from .losses import coral_loss
 
-        return Term(sum(coral_loss(step.out_s["layers"][k], step.out_t["layers"][k]) for k in self.layers))
+        z_s = self.model.project(self.anchor_inputs(step.s_rows))  # (B_s, k, d_model)
+        z_t = self.model.project(self.anchor_inputs(step.t_rows))  # (B_t, k, d_model)
+        return Term(sum(coral_loss(z_s[:, j], z_t[:, j]) for j in range(len(self.anchors))))
+
+
+@register
+class LACCCoral(Method):
+    """LA-CC (CORAL): this book's first reading of LA-CC, kept under its own name: Deep CORAL on
+    the downstream model's layers ``lacc_layers`` (:func:`downstream_coral`). It runs where LA-CC
+    aligns pre-trained layers (wav2vec2 features); elsewhere it is LA-CC itself."""
+
+    name = "LA-CC (CORAL)"
+    description = "CORAL on the downstream layers"
+    colour = "C8"
+    role = "added"
+    uses_target = True
+    hyperparameters = ("gamma", "lacc_layers")
+
+    @classmethod
+    def unavailable(cls, data: "TrainingData") -> str | None:
+        if data.layers is None:
+            return "the features have no pre-trained layers, so LA-CC itself is this CORAL alignment"
+        return None
+
+    def term(self, step: Step) -> Term:
+        return downstream_coral(step, self.cfg.lacc_layers)
 
 
 @register

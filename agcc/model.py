@@ -138,6 +138,11 @@ class SERModel(nn.Module):
         h = self.encoder(h, src_key_padding_mask=~mask)
         return self.norm(h) * mask.unsqueeze(-1), mask  # padded frames exactly zero
 
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """The input projection alone, on features already standardised: (..., n_features) ->
+        (..., d_model). LA-CC aligns pre-trained layers through it (:class:`agcc.methods.LACC`)."""
+        return self.input(x)
+
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> dict:
         """Returns ``frames`` (B, T', d_model) and their ``mask``, ``utterance`` (B, d_model),
         ``layers`` (the utterance embedding and each hidden FC activation, for layer anchoring) and

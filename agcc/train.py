@@ -50,7 +50,7 @@ from tqdm import tqdm
 from . import methods
 from .clustering import ClusteringRun, resample, softdtw_divergence
 from .corpora import directions, source_of, target_of
-from .features import extract_features, extractor_from_params, frame_times
+from .features import extract_features, extractor_from_params, frame_times, layer_extractor_from_params
 from .io import (atomic_write, cached_by_key, resolve_reference, source_key, stamp_key, torch_device, verify_folder,
                  write_reference)
 from .params import defaults as declared_defaults
@@ -92,6 +92,10 @@ class TrainingData:
         (the ledger's ``dropped`` utterances, :mod:`agcc.segments`, and any left out here).
     token_notes : DataFrame
         ``reason, tokens``: vowel tokens of used utterances left out (e.g. beyond the crop).
+    layers : (n_utterances, L + 1, H) float32 or None
+        The pre-trained model's hidden states, each averaged over the utterance
+        (:class:`agcc.features.Wav2Vec2LayerMeans`), for LA-CC's layer similarity analysis and
+        anchors (:mod:`agcc.layer_anchoring`); ``None`` for features without pre-trained layers.
     shared_frames : Path or None
         The ``frames.npy`` of another saved set that ``frames`` is (memory-mapped from), when the
         two differ only in the groupings (:func:`regroup`: the k ablation). Saved as a
@@ -105,6 +109,7 @@ class TrainingData:
     vowel_distance: np.ndarray
     dropped: pd.DataFrame
     token_notes: pd.DataFrame
+    layers: np.ndarray | None = None
     shared_frames: Path | None = field(default=None, repr=False)
 
     @property
@@ -132,6 +137,10 @@ class TrainingData:
             (folder / "frames.npy").unlink(missing_ok=True)
         atomic_write(folder / "distances.npz", lambda fh: np.savez(
             fh, ag_distance=self.ag_distance, vowel_distance=self.vowel_distance))
+        if self.layers is not None:
+            atomic_write(folder / "layers.npy", lambda fh: np.save(fh, self.layers))
+        else:  # a set saved before with layers: the folder's stamp must not list them
+            (folder / "layers.npy").unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder, mmap: bool = True, verify: bool = True) -> "TrainingData":
@@ -151,7 +160,9 @@ class TrainingData:
         shared = resolve_reference(folder / FRAMES_REF, deep=False) if (folder / FRAMES_REF).is_file() else None
         out = cls(utterances=utterances, frames=np.load(shared or folder / "frames.npy", mmap_mode="r" if mmap else None),
                   tokens=read("tokens"), ag_distance=dist["ag_distance"], vowel_distance=dist["vowel_distance"],
-                  dropped=read("dropped"), token_notes=read("token_notes"), shared_frames=shared)
+                  dropped=read("dropped"), token_notes=read("token_notes"),
+                  layers=np.load(folder / "layers.npy", mmap_mode="r" if mmap else None)
+                  if (folder / "layers.npy").is_file() else None, shared_frames=shared)
         out.validate(folder)
         return out
 
@@ -172,6 +183,8 @@ class TrainingData:
                 problems.append("token spans outside their utterances")
             elif int(t["ag_cluster"].max()) >= len(self.ag_distance):
                 problems.append(f"AG clusters beyond the {len(self.ag_distance)} of distances.npz")
+        if self.layers is not None and (self.layers.ndim != 3 or len(self.layers) != len(u)):
+            problems.append(f"layers.npy has shape {self.layers.shape}, not ({len(u)}, layers, width)")
         if problems:
             raise ValueError(f"{where or 'training data'}: inconsistent ({'; '.join(problems)})")
 
@@ -211,7 +224,8 @@ def _template_distances(templates: np.ndarray, gamma: float) -> np.ndarray:
 
 def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndarray, ag_run,
                           features: dict, failed: dict, *, max_frames: int = 400,
-                          softdtw_gamma: float = 1.0, frames_file=None) -> TrainingData:
+                          softdtw_gamma: float = 1.0, layers: dict | None = None,
+                          frames_file=None) -> TrainingData:
     """Assemble :class:`TrainingData`.
 
     Parameters
@@ -231,6 +245,10 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     max_frames
         Utterances longer than this are cropped to their first ``max_frames`` frames (tokens past
         the crop are left out and counted).
+    layers
+        With wav2vec2 features, audio path -> (L + 1, H) utterance means of every hidden state
+        (:class:`agcc.features.Wav2Vec2LayerMeans`; over the whole utterance, not the crop), for
+        LA-CC; ``None`` otherwise.
     frames_file
         Write ``frames`` there (a ``.npy`` file, memory-mapped) instead of concatenating them in
         memory (~7 GB at paper scale); :meth:`TrainingData.save` into the same folder moves it into
@@ -253,6 +271,8 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
                             f"no acoustic features: {failed.get(row.audio_path, 'not extracted')}"))
         elif len(features[row.audio_path]) == 0:
             dropped.append((row.utt_id, row.corpus, "training", "no acoustic frames"))
+        elif layers is not None and row.audio_path not in layers:
+            dropped.append((row.utt_id, row.corpus, "training", "no pre-trained layer means"))
         else:
             keep.append(row)
     utt = pd.DataFrame([{"utt_id": r.utt_id, "corpus": r.corpus, "session": str(r.session), "split": r.split,
@@ -294,10 +314,11 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     utt["first_token"] = np.concatenate([[0], np.cumsum(counts)[:-1]]) if len(counts) else []
 
     templates = vowel_templates(segments, ag_run.mean, ag_run.std)
+    layer_means = None if layers is None else np.stack([np.asarray(layers[r.audio_path], np.float32) for r in keep])
     return TrainingData(utterances=utt, frames=frames, tokens=tok, ag_distance=np.asarray(ag_run.divergence, float),
                         vowel_distance=_template_distances(templates, softdtw_gamma),
                         dropped=pd.DataFrame(dropped, columns=["utt_id", "corpus", "stage", "reason"]),
-                        token_notes=pd.DataFrame(notes, columns=["reason", "tokens"]))
+                        token_notes=pd.DataFrame(notes, columns=["reason", "tokens"]), layers=layer_means)
 
 
 def regroup(base: TrainingData, frames_file, segments, ag_run, softdtw_gamma: float = 1.0) -> TrainingData:
@@ -328,6 +349,9 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
     options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 2}
+    layer_extractor = layer_extractor_from_params(params)  # None without pre-trained layers (log-mel)
+    if layer_extractor is not None:  # only then in the key: the log-mel sets keep theirs
+        options["layers"] = layer_extractor.name
     for stage, done in (("01 (data preparation)", paths.segments), ("02 (AG clustering)", ag_folder)):
         if not stamp_key(done):
             raise FileNotFoundError(f"{done} holds no finished result: run notebook {stage} first")
@@ -348,10 +372,14 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
         run = ClusteringRun.load(ag_folder)
         features, failed = extract_features(utterances["audio_path"].tolist(), extractor_from_params(params),
                                             paths.cache / "features", progress=progress)
+        layers = None
+        if layer_extractor is not None:  # a second pass of the model: every layer, averaged per utterance
+            layers = extract_features(utterances["audio_path"].tolist(), layer_extractor,
+                                      paths.cache / "features", progress=progress)[0]
         folder.mkdir(parents=True, exist_ok=True)
         return prepare_training_data(utterances, segments, np.asarray(run.labels), run, features, failed,
                                      max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"],
-                                     frames_file=folder / PARTIAL_FRAMES)
+                                     layers=layers, frames_file=folder / PARTIAL_FRAMES)
 
     data = cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
     # just computed: read back memory-mapped, so that this process (a notebook's kernel) does not hold
@@ -392,6 +420,8 @@ class TrainConfig:
     threads: int
     target_protocol: str
     target_folds: int
+    lr_schedule: str
+    source_validation: str
     alpha: float
     beta: float
     soft_weights: bool
@@ -403,6 +433,9 @@ class TrainConfig:
     overlap_reading: str
     vowels: tuple[str, ...]
     lacc_layers: tuple[int, ...]
+    lacc_similarity: str
+    lacc_n_layers: int
+    lacc_pick: str
     max_epochs: int
     batch_size: int
     lr: float
@@ -425,7 +458,7 @@ class TrainConfig:
         if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
-        for name in ("target_labels", "target_protocol"):  # the choices declared in profiles.yml
+        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation"):  # declared choices
             choices = parameter_schema()[name].choices
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -663,7 +696,8 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
     notes); a clear error for a split the run needs and lacks.
 
     Cross-corpus: the source's ``train`` split is the labelled training data and its ``val`` split
-    the early-stopping data. The target is
+    (with ``source_validation: val+test`` also its ``test`` split, which a cross-corpus run does not
+    otherwise use) the early-stopping data. The target is
 
     * ``transductive``: every target utterance is tested, and is also the unlabelled data a method
       adapts on (one run tests the whole target corpus);
@@ -679,6 +713,7 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
     corpus = u["corpus"].to_numpy()
     split = u["split"].to_numpy()
     source, target = corpus == cfg.source, corpus == cfg.target
+    val = np.isin(split, ["val", "test"] if cfg.source_validation == "val+test" else ["val"])
     in_fold = np.zeros(len(u), dtype=bool)
     if cfg.target_protocol == "folds":
         if "session" not in u:
@@ -690,12 +725,11 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
         train = rows(source & ~test & (split != "val") if cfg.target_protocol == "folds" else source & (split == "train"))
         splits = Splits(train, rows(source & ~test & (split == "val")), train, rows(test))
     elif cfg.target_protocol == "transductive":
-        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")), rows(target), rows(target))
+        splits = Splits(rows(source & (split == "train")), rows(source & val), rows(target), rows(target))
     elif cfg.target_protocol == "folds":
-        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")), rows(target & ~in_fold),
-                        rows(in_fold))
+        splits = Splits(rows(source & (split == "train")), rows(source & val), rows(target & ~in_fold), rows(in_fold))
     else:
-        splits = Splits(rows(source & (split == "train")), rows(source & (split == "val")),
+        splits = Splits(rows(source & (split == "train")), rows(source & val),
                         rows(target & (split == "train")), rows(target & (split == "test")))
     for name, r in (("source train", splits.src_train), ("source validation", splits.src_val),
                     ("target test", splits.tgt_test)):
@@ -833,6 +867,7 @@ class Run:
     batches: Batches
     model: object  # agcc.model.SERModel
     optimizer: object  # torch.optim.Adam
+    scheduler: object  # torch.optim.lr_scheduler (stepped once per epoch) or None: constant lr
     method: methods.Method
     labels: object  # (n_utterances,) long tensor on the device
     order: np.random.Generator  # source batch order
@@ -862,12 +897,15 @@ def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
     torch.manual_seed(stream_seed(cfg.seed, "init"))
     model = build_model(cfg, data.n_features, mean, std).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.max_epochs)
+                 if cfg.lr_schedule == "cosine" else None)
     labels = torch.from_numpy(batches.label).to(device)
     method = method_cls(cfg, data, batches, labels, torch.Generator().manual_seed(stream_seed(cfg.seed, "method")))
+    method.model = model  # for a term that reads the model itself (LA-CC's input projection)
     order = np.random.default_rng(stream_seed(cfg.seed, "source batches"))
     targets = (TargetBatches(splits.tgt_train, cfg.batch_size, np.random.default_rng(stream_seed(cfg.seed, "target batches")))
                if method_cls.uses_target else None)
-    return Run(cfg, splits, batches, model, optimizer, method, labels, order, targets,
+    return Run(cfg, splits, batches, model, optimizer, scheduler, method, labels, order, targets,
                TorchStream(stream_seed(cfg.seed, "source dropout"), device),
                TorchStream(stream_seed(cfg.seed, "target dropout"), device))
 
@@ -945,6 +983,8 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
                leave=False)
     for epoch in bar:
         losses = train_epoch(run)
+        if run.scheduler is not None:
+            run.scheduler.step()
         val_uar = evaluate(run, run.splits.src_val)[0]["4-CAT"]
         history.append({"epoch": epoch + 1, **{k: losses[k] for k in ("ce", "anchor", "triplets")},
                         "val_uar": val_uar, "anchor_label_acc": losses["anchor_label_acc"]})
@@ -1010,7 +1050,7 @@ def canonical(cfg: TrainConfig) -> TrainConfig:
 
 
 # the modules a training run executes (besides numpy, torch and those of a method registered elsewhere)
-TRAINING_MODULES = ("model", "losses", "overlap", "methods", "train")
+TRAINING_MODULES = ("model", "losses", "overlap", "layer_anchoring", "methods", "train")
 
 
 @lru_cache(maxsize=None)

@@ -128,6 +128,28 @@ def test_wav2vec2_layers(tiny_model):
     np.testing.assert_allclose(l2, hs[2][0].numpy(), atol=1e-5)
 
 
+def test_wav2vec2_layer_means_are_every_layers_frames_averaged(tiny_model, tmp_path):
+    """LA-CC's per-layer utterance means: row l is the mean over frames of hidden state l, the
+    same frames the frame extractor gives; cached under their own key, and only for wav2vec2."""
+    from agcc.features import layer_extractor_from_params
+    from agcc.params import resolve
+
+    wav = _speechlike(1.3, seed=3)
+    means = make_extractor("wav2vec2_layers", model=str(tiny_model), device="cpu")
+    out = means(wav)
+    assert out.shape == (3, 32) and out.dtype == np.float32
+    for layer in range(3):
+        frames = make_extractor("wav2vec2", model=str(tiny_model), layer=layer, device="cpu")(wav)
+        np.testing.assert_allclose(out[layer], frames.mean(0), atol=1e-5)
+    assert means.config() != make_extractor("wav2vec2", model=str(tiny_model)).config()  # another cache entry
+    sf.write(tmp_path / "a.wav", wav, SR)
+    cached, _ = extract_features([tmp_path / "a.wav"], means, tmp_path / "cache", progress=False)
+    np.testing.assert_allclose(cached[str(tmp_path / "a.wav")], means(load_audio(tmp_path / "a.wav")), atol=1e-6)
+    assert layer_extractor_from_params(resolve("default")) is None  # log-mel: no pre-trained layers
+    paper = layer_extractor_from_params(resolve("paper", {"wav2vec2_model": str(tiny_model)}))
+    assert paper.kind == "wav2vec2_layers" and paper.model_name == str(tiny_model)
+
+
 def test_wav2vec2_auto_device(tiny_model, capfd):
     import torch
 

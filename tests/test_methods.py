@@ -16,6 +16,7 @@ from agcc.methods import common_groups
 from agcc.params import defaults
 from agcc.train import (Batches, canonical, code_key, run_task, source_key, start_run, task_for, train_epoch,
                         train_run, uar_scores)
+from test_layer_anchoring import with_layers
 from test_train import config, toy_data
 
 TINY = dict(d_model=8, n_heads=2, n_layers=1, d_ff=16, fc_sizes=(8, 8, 8), batch_size=16, lr=3e-3, max_epochs=2,
@@ -42,11 +43,15 @@ def registry(monkeypatch):
 
 
 def test_the_registry_holds_table_ii_in_order():
-    assert methods.names() == ("Upper Bound", "Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG")
+    assert methods.names() == ("Upper Bound", "Source only", "PA-CC", "LA-CC", "LA-CC (CORAL)", "AG-CC", "Hard-AG")
     assert methods.proposed() == "AG-CC" and report.BASELINES == ("PA-CC", "LA-CC", "Hard-AG")
     assert methods.names(within=True) == ("Upper Bound",)
+    # features without pre-trained layers (log-mel): LA-CC is the CORAL variant, which has no row of its own
+    assert methods.names(data=toy_data(n_per_split=(4, 2, 2))) == (
+        "Upper Bound", "Source only", "PA-CC", "LA-CC", "AG-CC", "Hard-AG")
     assert directions_of("Upper Bound") == ("C->C", "I->I") and directions_of("LA-CC") == ("C->I", "I->C")
-    assert [m for m in methods.names() if methods.get(m).uses_target] == ["PA-CC", "LA-CC", "AG-CC", "Hard-AG"]
+    assert [m for m in methods.names() if methods.get(m).uses_target] == [
+        "PA-CC", "LA-CC", "LA-CC (CORAL)", "AG-CC", "Hard-AG"]
     with pytest.raises(ValueError, match="registered methods: Upper Bound"):
         methods.get("AG-C")
     with pytest.raises(ValueError, match="cross-corpus directions"):
@@ -184,7 +189,7 @@ def test_target_labels_never_reach_training(method):
     predictions identical; only the diagnostic share of anchors with the right emotion moves.
     (Small batches and a large step, so that the model learns within 4 epochs: selecting the epoch
     on the target test labels would then pick another epoch.)"""
-    data = toy_data(n_per_split=(24, 8, 12))
+    data = with_layers(toy_data(n_per_split=(24, 8, 12)))  # LA-CC on pre-trained layers, LA-CC (CORAL) runs
     cfg = config(method=method, direction="C->I", pseudo_threshold=0.0,
                       **{**TINY, "batch_size": 4, "lr": 1e-2, "max_epochs": 4, "patience": 4})
     shuffled = replace(data, utterances=data.utterances.copy())
@@ -202,7 +207,7 @@ def test_target_labels_never_reach_training(method):
 def test_methods_of_one_seed_start_from_the_same_weights():
     data = toy_data(n_per_split=(16, 8, 8))
     states = [start_run(data, config(method=m, direction=directions_of(m)[0], seed=3, **TINY))
-              .model.state_dict() for m in methods.names(within=False)]
+              .model.state_dict() for m in methods.names(within=False, data=data)]
     for state in states[1:]:
         assert all(torch.equal(state[k], states[0][k]) for k in state if not k.endswith(("mean", "std")))
 
@@ -211,7 +216,7 @@ def test_methods_of_one_seed_draw_the_same_source_batches_and_dropout():
     """Common random numbers (issue 14): after an epoch, every cross-corpus method of one seed is
     at the same place of its source batch order and of its source dropout stream, however many
     target batches (and target dropout masks) it drew; other seeds draw otherwise."""
-    data = toy_data(n_per_split=(16, 8, 8))
+    data = with_layers(toy_data(n_per_split=(16, 8, 8)))  # every method runs, LA-CC on pre-trained layers
     runs = {m: start_run(data, config(method=m, direction="C->I", seed=3, pseudo_threshold=0.0, **TINY))
             for m in methods.names(within=False)}
     for run in runs.values():

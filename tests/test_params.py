@@ -304,7 +304,7 @@ def test_a_value_edited_in_the_cell_overrides_the_profile(tmp_path):
 def test_setup_without_input_history(tmp_path):
     """Outside IPython (or under nbval, which keeps no history) every plain value counts; values
     equal to the defaults leave the profile's."""
-    ns = {"profile": "smoke", "seed": 0, "n_seeds": 3, "artifacts_dir": str(tmp_path), "np": json}
+    ns = {"profile": "smoke", "seed": 0, "n_seeds": resolve("default")["n_seeds"], "artifacts_dir": str(tmp_path), "np": json}
     ctx = agcc.setup(ns, style=False)
     assert ctx.n_seeds == resolve("smoke")["n_seeds"] and ctx.paths.root == tmp_path.resolve()
     assert (tmp_path / "tables").is_dir()
