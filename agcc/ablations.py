@@ -13,7 +13,8 @@ Factors (:data:`FACTORS`):
 
 * ``gamma`` (Eq. 4), ``beta`` (Eq. 3), ``soft_weights`` (Eq. 3 on, or w = 1), ``alpha`` (Eq. 2);
 * ``k``: AG clusterings with other numbers of clusters, fitted like notebook 02's model
-  (:func:`k_variant_data`, one folder per k under ``ablations/``), each with its training data;
+  (:func:`k_variant_data`, one folder per k under ``ablations/``), each with its training data
+  (its groupings; the frames are the default setting's, shared on disk, not copied);
 * ``ag_speaker_norm``: the AG clustering fitted on raw or per-speaker normalised landmarks
   (:func:`agcc.clustering.speaker_normalised`; the paper's conclusion leaves speaker variability in
   AG clustering to future work), like ``k`` one clustering and its training data per value
@@ -276,7 +277,9 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
     The k of notebook 02's model uses its training data (``training/``). Any other k is fitted by
     :func:`agcc.stages.ag_clustering` with notebook 02's options but that k into
     ``ablations/k<k>/ag_clusters``, and its training data (:func:`agcc.train.cached_training_data`)
-    go to ``ablations/k<k>/training``; both are cached.
+    go to ``ablations/k<k>/training``; both are cached. k changes only the groupings (each token's
+    cluster and the centroid distances), so a variant's frames are those of ``training/``: a
+    digest-checked reference to its ``frames.npy``, not a copy (about 7 GB per k at paper scale).
     """
     main_k = main_clustering_k(paths)
     out, segments = {}, None
@@ -287,7 +290,8 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
         folder = paths.root / "ablations" / f"k{k}"
         segments = segments or SegmentSet.load(paths.segments)
         ag_clustering(params, paths, segments, k=k, folder=folder / "ag_clusters")
-        cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training")
+        cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training",
+                             frames_of=paths.root / "training")
         out[k] = folder / "training"
     return out
 
@@ -296,7 +300,8 @@ def speaker_norm_variant_data(paths, params: dict, values, *, progress: bool = T
     """Training data for AG clusterings on raw and per-speaker normalised landmarks: value of
     ``ag_speaker_norm`` -> training data folder. The profile's own value uses notebook 02's
     (``training/``); the other is fitted like notebook 02's model, with its k
-    (:func:`agcc.stages.clustering_options`), into ``ablations/norm_<value>/`` (cached)."""
+    (:func:`agcc.stages.clustering_options`), into ``ablations/norm_<value>/`` (cached); like a k
+    variant it changes only the groupings, so its frames are a reference to ``training/``'s."""
     main_k, out, segments = main_clustering_k(paths), {}, None
     for value in values:
         if value == params["ag_speaker_norm"]:
@@ -305,7 +310,8 @@ def speaker_norm_variant_data(paths, params: dict, values, *, progress: bool = T
         variant, folder = {**params, "ag_speaker_norm": value}, paths.root / "ablations" / f"norm_{value}"
         segments = segments or SegmentSet.load(paths.segments)
         ag_clustering(variant, paths, segments, k=main_k, folder=folder / "ag_clusters")
-        cached_training_data(paths, variant, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training")
+        cached_training_data(paths, variant, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training",
+                             frames_of=paths.root / "training")
         out[value] = folder / "training"
     return out
 

@@ -8,6 +8,9 @@ extractors share one interface (``.name``, ``.config()``, ``__call__(wav) -> (n_
 * :class:`Wav2Vec2Extractor` (``"wav2vec2"``, the paper's features): hidden states of a
   ``transformers.Wav2Vec2Model`` read from the user's Hugging Face cache or a local folder, never
   downloaded; a missing model raises :class:`FeatureError` that says how to provide it.
+* :class:`ProjectedExtractor` (``"projected"``): a cost stand-in with wav2vec2-base's *shape* (768
+  values per frame), log-mel energies through a fixed random projection; for the rehearsal of the
+  paper profile's memory, disk and time (``benchmarks/rehearsal.py``), not for results.
 
 Frame timing (both extractors agree exactly): frame ``k`` covers samples ``[320 k, 320 k + 400)`` of
 the 16 kHz waveform, i.e. ``[0.02 k, 0.02 k + 0.025)`` s -- the receptive field and stride of
@@ -147,6 +150,36 @@ class LogMelExtractor:
         if self.normalize:
             logmel = (logmel - logmel.mean(axis=0)) / (logmel.std(axis=0) + 1e-5)
         return logmel.astype(np.float32)
+
+
+WAV2VEC2_BASE_DIM = 768  # hidden size of wav2vec2-base (Baevski et al. 2020), the paper's features
+
+
+class ProjectedExtractor:
+    """Log-mel energies (:class:`LogMelExtractor`, ``n_mels`` bands) times a fixed Gaussian random
+    matrix (``n_mels`` x ``dim``, seeded, scaled by ``1 / sqrt(n_mels)``): ``dim`` values per 20 ms
+    frame with the frame timing of both other extractors. A stand-in with the shape of the paper's
+    wav2vec2-base features (768 at 50 fps) that costs milliseconds per utterance, so that the
+    ``rehearsal`` profile measures what 768-dimensional frames cost the pipeline (cache, training
+    data, batches, model input) at the real corpora's sizes; its values carry only what the log-mel
+    bands carry (rank ``n_mels``), so results on it say nothing about wav2vec2."""
+
+    kind = "projected"
+
+    def __init__(self, n_mels: int = 40, dim: int = WAV2VEC2_BASE_DIM, seed: int = 0):
+        self.logmel, self.dim, self.seed = LogMelExtractor(n_mels), int(dim), int(seed)
+        rng = np.random.default_rng(self.seed)
+        self.projection = (rng.standard_normal((self.logmel.n_mels, self.dim)) / np.sqrt(self.logmel.n_mels)
+                           ).astype(np.float32)  # (n_mels, dim)
+        self.name = f"projected{self.dim}"
+
+    def config(self) -> dict:
+        """Everything that changes the output (the cache key)."""
+        return {**self.logmel.config(), "kind": self.kind, "dim": self.dim, "projection_seed": self.seed}
+
+    def __call__(self, wav: np.ndarray) -> np.ndarray:
+        """Features of a 16 kHz mono waveform (n,), float32 of shape (n // 320, dim)."""
+        return self.logmel(wav) @ self.projection
 
 
 class Wav2Vec2Extractor:
@@ -315,8 +348,10 @@ class Wav2Vec2LayerMeans(Wav2Vec2Extractor):
 
 def make_extractor(kind: str, **options):
     """Build an extractor: ``"logmel"`` (:class:`LogMelExtractor`), ``"wav2vec2"``
-    (:class:`Wav2Vec2Extractor`) or ``"wav2vec2_layers"`` (:class:`Wav2Vec2LayerMeans`)."""
-    kinds = {"logmel": LogMelExtractor, "wav2vec2": Wav2Vec2Extractor, "wav2vec2_layers": Wav2Vec2LayerMeans}
+    (:class:`Wav2Vec2Extractor`), ``"wav2vec2_layers"`` (:class:`Wav2Vec2LayerMeans`) or ``"projected"``
+    (:class:`ProjectedExtractor`, a cost stand-in)."""
+    kinds = {"logmel": LogMelExtractor, "wav2vec2": Wav2Vec2Extractor, "wav2vec2_layers": Wav2Vec2LayerMeans,
+             "projected": ProjectedExtractor}
     if kind not in kinds:
         raise ValueError(f"unknown feature kind {kind!r}; choose one of {sorted(kinds)}")
     return kinds[kind](**options)
@@ -346,7 +381,9 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
     Returns
     -------
     features : dict[str, np.ndarray]
-        ``str(path)`` -> float32 (n_frames, dim) for every file that succeeded.
+        ``str(path)`` -> float32 (n_frames, dim) for every file that succeeded; memory-mapped from
+        the cache when there is one (at 768 values per frame the two corpora's features are ~9 GB:
+        held as pages the system can drop, not as the process's own memory).
     failed : dict[str, str]
         ``str(path)`` -> reason, for files that are missing, empty, unreadable or shorter than one
         frame. They do not stop the batch. A FeatureError (model unavailable) does.
@@ -375,7 +412,7 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
         if feats is None and entry is not None and entry.with_name(entry.name + DIGEST_SUFFIX).is_file():
             try:  # an entry that fails its digest or cannot be read is recomputed and overwritten
                 check_file(entry)
-                feats = np.load(entry, allow_pickle=False)
+                feats = np.load(entry, mmap_mode="r", allow_pickle=False)
             except (OSError, ValueError, EOFError) as err:  # CacheError is a ValueError
                 report(f"{err if isinstance(err, CacheError) else f'{entry}: unreadable ({err})'}; recomputing")
         if feats is None:
@@ -391,16 +428,17 @@ def extract_features(audio_paths, extractor, cache_dir, *, progress: bool = True
                 continue
             if entry is not None:
                 atomic_write(entry, lambda fh: np.save(fh, feats, allow_pickle=False), digest=True)
+                feats = np.load(entry, mmap_mode="r", allow_pickle=False)  # page cache, not this process's memory
         memo[digest] = feats
         features[key] = feats
     return features, failed
 
 
-def extractor_from_params(params) -> "LogMelExtractor | Wav2Vec2Extractor":
+def extractor_from_params(params) -> "LogMelExtractor | ProjectedExtractor | Wav2Vec2Extractor":
     """The extractor a notebook's parameters ask for (``features``, ``n_mels``,
     ``wav2vec2_model``, ``wav2vec2_layer``: an integer string or ``average``)."""
-    if params["features"] == "logmel":
-        return make_extractor("logmel", n_mels=params["n_mels"])
+    if params["features"] in ("logmel", "projected"):
+        return make_extractor(params["features"], n_mels=params["n_mels"])
     layer = params["wav2vec2_layer"]
     layer = int(layer) if str(layer).lstrip("-").isdigit() else layer
     return make_extractor(params["features"], model=params["wav2vec2_model"], layer=layer)

@@ -41,6 +41,25 @@ def task_key(task: dict) -> str:
     return hashlib.sha256(json.dumps(task, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def local_workers(tasks: Sequence[dict], workers: int = 0) -> int:
+    """Processes of a grid run on this machine: ``workers`` when given (> 0); else one per CPU
+    core, or, when the tasks train on a CUDA device (their ``device`` field, resolved by
+    :func:`agcc.io.torch_device`), **one**: every process would hold a CUDA context of its own
+    (several hundred MB each) and one per core would contend for one GPU, so the grid shares the
+    device by running its runs one after the other. A ``workers`` given puts that many runs on the
+    device at once (a documented choice, sized to fit its memory: see the performance page). Runs
+    name ``cuda`` (the first GPU); several GPUs are used through Dask, one worker per GPU."""
+    if workers:
+        return int(workers)
+    devices = {str(t["device"]) for t in tasks if "device" in t}
+    if devices:
+        from .io import torch_device
+
+        if any(torch_device(d).type == "cuda" for d in devices):
+            return 1
+    return os.cpu_count() or 1
+
+
 def _timed(fn: Callable, task: dict, build_pid: int | None = None) -> tuple[dict, dict, float]:
     if build_pid is not None:  # a local worker process ends when the build that started it dies
         exit_with_parent(build_pid)
@@ -95,8 +114,9 @@ def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engin
     engine
         ``"local"`` (joblib's loky processes) or ``"dask"`` (joblib's Dask backend).
     workers
-        Local processes (0 = one per CPU core; 1 = in this process, no pool). With Dask, the
-        number of workers of a cluster started here (ignored with ``address``).
+        Local processes (0 = :func:`local_workers`: one per CPU core, one in all for runs on a
+        GPU; 1 = in this process, no pool). With Dask, the number of workers of a cluster started
+        here (ignored with ``address``).
     address
         Dask scheduler address; empty starts a local Dask cluster.
     """
@@ -110,7 +130,7 @@ def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engin
         print(f"{len(unique) - len(todo)} of {len(unique)} runs already done; running {len(todo)}"
               + (f" ({engine})" if todo else ""), flush=True)
     if todo:
-        workers = workers or os.cpu_count() or 1
+        workers = local_workers(todo, workers)
         # local workers watch this process (a task may reach a worker after the build died)
         jobs = (delayed(_timed)(fn, t, os.getpid() if engine == "local" and workers > 1 else None) for t in todo)
         bar = tqdm(total=len(todo), desc=desc, disable=not progress, mininterval=1.0)

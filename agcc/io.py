@@ -12,7 +12,10 @@ hand-edited file is recomputed with a one-line message naming it, never trusted)
 * a single cache file (a feature entry) has a ``<name>.sha256`` sidecar (``atomic_write(...,
   digest=True)``, :func:`check_file`);
 * a JSON record (a grid run, a simulated corpus's manifest) embeds the digest of its own content
-  (:func:`dumps_checked`, :func:`loads_checked`).
+  (:func:`dumps_checked`, :func:`loads_checked`);
+* a large file shared by several cached folders (the training frames of the k ablation) lives in
+  one of them; the others hold a *reference* (:func:`write_reference`, ``<name>.ref.json``) with
+  its digest, checked like a file of their own (:func:`resolve_reference`, :func:`verify_folder`).
 
 Stages that work per utterance (rendering the simulated corpora, cutting vowel tokens) use
 :func:`parallel_map`, which runs in worker processes only when there is enough work to pay for
@@ -39,6 +42,7 @@ from typing import Callable, Sequence
 from tqdm import tqdm
 
 DIGEST_SUFFIX = ".sha256"
+REFERENCE_SUFFIX = ".ref.json"  # a file standing for a file of another cached folder (write_reference)
 
 
 class CacheError(ValueError):
@@ -168,7 +172,8 @@ def _files_of(folder: Path, stamp: Path) -> list[Path]:
 
 def verify_folder(folder, hint: str = "") -> None:
     """Raise :class:`CacheError` naming the file (and ``hint``, what to run) unless every file
-    that ``folder/inputs.sha256`` lists still has its recorded digest and size."""
+    that ``folder/inputs.sha256`` lists still has its recorded digest and size, and every
+    reference among them (:func:`write_reference`) still stands for a file with its digest."""
     folder = Path(folder)
     stamp = folder / "inputs.sha256"
     try:
@@ -181,8 +186,63 @@ def verify_folder(folder, hint: str = "") -> None:
             raise CacheError(f"{stamp}: lists no file digests (written by an older version)")
         for sha, size, name in listed:
             _verify(folder / name, sha, int(size))
+            if name.endswith(REFERENCE_SUFFIX):  # and the file it stands for
+                resolve_reference(folder / name, deep=True)
     except CacheError as err:
         raise CacheError(f"{err}{'; ' + hint if hint else ''}") from None
+
+
+def _stamped(path: Path) -> tuple[str, int] | None:
+    """(sha256, size) that the stamp of ``path``'s folder records for it, or None."""
+    try:
+        lines = (path.parent / "inputs.sha256").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    for line in lines:
+        parts = line.split(" ", 2)
+        if len(parts) == 3 and parts[2] == path.name:
+            return parts[0], int(parts[1])
+    return None
+
+
+def write_reference(path, target) -> None:
+    """Write ``path`` (a ``.ref.json`` file) standing for ``target``, a file of another folder,
+    instead of a copy of it: the target's path relative to ``path``'s folder, its sha256 and size
+    (taken from the target folder's stamp when it lists the file, else hashed). A folder cached by
+    :func:`cached_by_key` lists the reference like any file, and :func:`verify_folder` checks the
+    target against the recorded digest."""
+    path, target = Path(path), Path(target).resolve()
+    if not target.is_file():
+        raise CacheError(f"{target}: missing (the file {path.name} would stand for)")
+    sha, size = _stamped(target) or (sha256_file(target), target.stat().st_size)
+    text = json.dumps({"target": os.path.relpath(target, path.parent.resolve()), "sha256": sha, "size": size},
+                      indent=1).encode()
+    atomic_write(path, lambda fh: fh.write(text))
+
+
+def resolve_reference(path, deep: bool = True) -> Path:
+    """The file a reference (:func:`write_reference`) stands for, once checked: present, of the
+    recorded size and, when its folder's stamp lists it, with the recorded digest there (both
+    cheap); ``deep`` also hashes its bytes. Raises :class:`CacheError` naming both files."""
+    path = Path(path)
+    try:
+        ref = json.loads(path.read_text())
+        target, sha, size = (path.parent / ref["target"]).resolve(), str(ref["sha256"]), int(ref["size"])
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise CacheError(f"{path}: unreadable reference ({type(err).__name__}: {err})") from None
+    try:
+        if not target.is_file():
+            raise CacheError(f"{target}: missing")
+        stamped = _stamped(target)
+        if stamped is not None and stamped != (sha, size):
+            raise CacheError(f"{target}: recomputed since the reference was written (its folder's digest differs)")
+        if deep:
+            _verify(target, sha, size)
+        elif target.stat().st_size != size:
+            raise CacheError(f"{target}: {target.stat().st_size} bytes, the reference recorded {size}")
+    except CacheError as err:
+        raise CacheError(f"{err} (referenced by {path})") from None
+    return target
 
 
 def cached_by_key(folder, key: str, load: Callable, compute: Callable, save: Callable):

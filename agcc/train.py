@@ -32,9 +32,11 @@ import hashlib
 import importlib
 import inspect
 import json
+import os
 import sys
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from importlib import resources
@@ -49,7 +51,8 @@ from . import methods
 from .clustering import ClusteringRun, resample, softdtw_divergence
 from .corpora import directions, source_of, target_of
 from .features import extract_features, extractor_from_params, frame_times, layer_extractor_from_params
-from .io import atomic_write, cached_by_key, source_key, stamp_key, torch_device, verify_folder
+from .io import (atomic_write, cached_by_key, resolve_reference, source_key, stamp_key, torch_device, verify_folder,
+                 write_reference)
 from .params import defaults as declared_defaults
 from .params import schema as parameter_schema
 from .segments import DROPPED, SegmentSet
@@ -60,6 +63,10 @@ from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
 # ------------------------------------------------------------------------------------------------
 # Data
 # ------------------------------------------------------------------------------------------------
+FRAMES_REF = "frames.ref.json"  # a saved set's frames when they are another set's (TrainingData.shared_frames)
+PARTIAL_FRAMES = ".frames.npy.tmp"  # frames being assembled in their folder (hidden: never in a stamp)
+
+
 @dataclass
 class TrainingData:
     """Everything a training run reads, in arrays.
@@ -89,6 +96,10 @@ class TrainingData:
         The pre-trained model's hidden states, each averaged over the utterance
         (:class:`agcc.features.Wav2Vec2LayerMeans`), for LA-CC's layer similarity analysis and
         anchors (:mod:`agcc.layer_anchoring`); ``None`` for features without pre-trained layers.
+    shared_frames : Path or None
+        The ``frames.npy`` of another saved set that ``frames`` is (memory-mapped from), when the
+        two differ only in the groupings (:func:`regroup`: the k ablation). Saved as a
+        digest-checked reference (``frames.ref.json``, :func:`agcc.io.write_reference`), not a copy.
     """
 
     utterances: pd.DataFrame
@@ -99,6 +110,7 @@ class TrainingData:
     dropped: pd.DataFrame
     token_notes: pd.DataFrame
     layers: np.ndarray | None = None
+    shared_frames: Path | None = field(default=None, repr=False)
 
     @property
     def n_features(self) -> int:
@@ -111,7 +123,18 @@ class TrainingData:
         for name in ("utterances", "tokens", "dropped", "token_notes"):
             table = getattr(self, name)
             atomic_write(folder / f"{name}.csv", lambda fh, t=table: t.to_csv(fh, index=False))
-        atomic_write(folder / "frames.npy", lambda fh: np.save(fh, self.frames))
+        partial = folder / PARTIAL_FRAMES
+        if self.shared_frames is None and isinstance(self.frames, np.memmap) \
+                and Path(self.frames.filename).resolve() == partial.resolve():  # assembled in place
+            self.frames.flush()
+            os.replace(partial, folder / "frames.npy")
+            (folder / FRAMES_REF).unlink(missing_ok=True)
+        elif self.shared_frames is None:
+            atomic_write(folder / "frames.npy", lambda fh: np.save(fh, self.frames))
+            (folder / FRAMES_REF).unlink(missing_ok=True)
+        else:  # the frames of another set: a reference with its digest, no copy (~7 GB at paper scale)
+            write_reference(folder / FRAMES_REF, self.shared_frames)
+            (folder / "frames.npy").unlink(missing_ok=True)
         atomic_write(folder / "distances.npz", lambda fh: np.savez(
             fh, ag_distance=self.ag_distance, vowel_distance=self.vowel_distance))
         if self.layers is not None:
@@ -123,8 +146,9 @@ class TrainingData:
     def load(cls, folder, mmap: bool = True, verify: bool = True) -> "TrainingData":
         """Read a saved set; ``frames`` is memory-mapped (worker processes share the pages).
         ``verify`` first checks the files against the digests of the folder's stamp
-        (:func:`agcc.io.verify_folder`); the grid's workers skip it (the process that started
-        them checked the folder, and hashing the frames in every worker would cost minutes)."""
+        (:func:`agcc.io.verify_folder`; shared frames against their reference's digest); the
+        grid's workers skip it (the process that started them checked the folder, and hashing the
+        frames in every worker would cost minutes): they check shared frames' size and stamp only."""
         folder = Path(folder)
         if verify:
             verify_folder(folder, "run the training notebook (05) again to recompute it")
@@ -133,11 +157,12 @@ class TrainingData:
         utterances = read("utterances")
         if "session" in utterances:  # "1001" is an actor's name, not a number
             utterances["session"] = utterances["session"].astype(str)
-        out = cls(utterances=utterances, frames=np.load(folder / "frames.npy", mmap_mode="r" if mmap else None),
+        shared = resolve_reference(folder / FRAMES_REF, deep=False) if (folder / FRAMES_REF).is_file() else None
+        out = cls(utterances=utterances, frames=np.load(shared or folder / "frames.npy", mmap_mode="r" if mmap else None),
                   tokens=read("tokens"), ag_distance=dist["ag_distance"], vowel_distance=dist["vowel_distance"],
                   dropped=read("dropped"), token_notes=read("token_notes"),
                   layers=np.load(folder / "layers.npy", mmap_mode="r" if mmap else None)
-                  if (folder / "layers.npy").is_file() else None)
+                  if (folder / "layers.npy").is_file() else None, shared_frames=shared)
         out.validate(folder)
         return out
 
@@ -201,7 +226,8 @@ def _template_distances(templates: np.ndarray, gamma: float) -> np.ndarray:
 
 def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndarray, ag_run,
                           features: dict, failed: dict, *, max_frames: int = 400,
-                          softdtw_gamma: float = 1.0, layers: dict | None = None) -> TrainingData:
+                          softdtw_gamma: float = 1.0, layers: dict | None = None,
+                          frames_file=None) -> TrainingData:
     """Assemble :class:`TrainingData`.
 
     Parameters
@@ -225,6 +251,10 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
         With wav2vec2 features, audio path -> (L + 1, H) utterance means of every hidden state
         (:class:`agcc.features.Wav2Vec2LayerMeans`; over the whole utterance, not the crop), for
         LA-CC; ``None`` otherwise.
+    frames_file
+        Write ``frames`` there (a ``.npy`` file, memory-mapped) instead of concatenating them in
+        memory (~7 GB at paper scale); :meth:`TrainingData.save` into the same folder moves it into
+        place (:data:`PARTIAL_FRAMES`).
     """
     ledger = segments.quality.set_index("utt_id")
     unknown = sorted(set(utterances["utt_id"]) - set(ledger.index))
@@ -250,11 +280,20 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
     utt = pd.DataFrame([{"utt_id": r.utt_id, "corpus": r.corpus, "session": str(r.session), "split": r.split,
                          "emotion": r.emotion, "label": FOUR_CLASSES.index(r.emotion)} for r in keep],
                        columns=["utt_id", "corpus", "session", "split", "emotion", "label"])
-    arrays = [np.asarray(features[r.audio_path][:max_frames], np.float32) for r in keep]
+    arrays = [features[r.audio_path][:max_frames] for r in keep]  # views (memory-mapped from the feature cache)
     lengths = np.array([len(a) for a in arrays], dtype=np.int64)
     utt["n_frames"] = lengths
     utt["offset"] = np.concatenate([[0], np.cumsum(lengths)[:-1]]) if len(lengths) else []
-    frames = np.concatenate(arrays) if arrays else np.zeros((0, 1), np.float32)
+    if not arrays:
+        frames = np.zeros((0, 1), np.float32)
+    elif frames_file is None:
+        frames = np.concatenate(arrays).astype(np.float32, copy=False)
+    else:  # written in place, utterance by utterance: no second copy of the corpus in memory
+        frames = np.lib.format.open_memmap(frames_file, mode="w+", dtype=np.float32,
+                                           shape=(int(lengths.sum()), arrays[0].shape[1]))
+        for offset, a in zip(utt["offset"], arrays):
+            frames[offset:offset + len(a)] = a
+        frames.flush()
 
     tok = segments.tokens.assign(ag_cluster=np.asarray(ag_labels))
     row_of = pd.Series(np.arange(len(utt)), index=utt["utt_id"])
@@ -284,14 +323,31 @@ def prepare_training_data(utterances: pd.DataFrame, segments, ag_labels: np.ndar
                         token_notes=pd.DataFrame(notes, columns=["reason", "tokens"]), layers=layer_means)
 
 
+def regroup(base: TrainingData, frames_file, segments, ag_run, softdtw_gamma: float = 1.0) -> TrainingData:
+    """``base`` with the AG clusters of another clustering ``ag_run`` of the same ``segments``
+    (the k ablation, Sec. II-C): each token's ``ag_cluster`` becomes ``ag_run``'s label of that
+    token, ``ag_distance`` its barycenters' divergences (Eq. 3) and ``vowel_distance`` the vowel
+    templates' under its standardisation. Utterances, tokens and frames are ``base``'s: the frames
+    are shared with ``frames_file`` (``base``'s saved ``frames.npy``), not copied."""
+    labels = pd.Series(np.asarray(ag_run.labels), index=segments.tokens["token_id"].to_numpy())
+    tokens = base.tokens.assign(ag_cluster=labels.loc[base.tokens["token_id"].to_numpy()].to_numpy())
+    templates = vowel_templates(segments, ag_run.mean, ag_run.std)
+    return replace(base, tokens=tokens, ag_distance=np.asarray(ag_run.divergence, float),
+                   vowel_distance=_template_distances(templates, softdtw_gamma), shared_frames=Path(frames_file))
+
+
 def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clusters=None,
-                         folder=None) -> TrainingData:
+                         folder=None, frames_of=None) -> TrainingData:
     """:func:`prepare_training_data` from a profile's artifacts, cached in ``folder`` (default
     ``paths.root/training``; recomputed when the segments, the AG clustering or the options change).
 
     ``ag_clusters`` is the folder of the AG clustering to use (default ``paths.ag_clusters``, the
     model of notebook 02); the ablations of notebook 07 pass clusterings with another k, each with
-    its own ``folder``. Each token's cluster is the clustering run's label of that token."""
+    its own ``folder``. Each token's cluster is the clustering run's label of that token.
+
+    ``frames_of`` (with ``ag_clusters``): the folder of the profile's training data (with notebook
+    02's clustering, made here if needed); the set in ``folder`` is then :func:`regroup` of it, its
+    frames a digest-checked reference to that folder's ``frames.npy`` instead of a copy."""
     ag_folder = Path(ag_clusters) if ag_clusters is not None else paths.ag_clusters
     folder = Path(folder) if folder is not None else paths.root / "training"
     options = {"max_frames": params["max_utt_frames"], "softdtw_gamma": params["softdtw_gamma"], "version": 2}
@@ -301,10 +357,17 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
     for stage, done in (("01 (data preparation)", paths.segments), ("02 (AG clustering)", ag_folder)):
         if not stamp_key(done):
             raise FileNotFoundError(f"{done} holds no finished result: run notebook {stage} first")
+    base = None
+    if frames_of is not None:
+        base = cached_training_data(paths, params, progress, folder=frames_of)
     key = hashlib.sha256((stamp_key(paths.segments) + stamp_key(ag_folder)
-                          + json.dumps(options, sort_keys=True)).encode()).hexdigest()
+                          + json.dumps(options, sort_keys=True)
+                          + ("" if base is None else "frames of " + stamp_key(frames_of))).encode()).hexdigest()
 
     def compute() -> TrainingData:
+        if base is not None:
+            return regroup(base, Path(frames_of) / "frames.npy", SegmentSet.load(paths.segments),
+                           ClusteringRun.load(ag_folder), params["softdtw_gamma"])
         utterances = pd.read_csv(paths.tables / "utterances.csv", dtype={"speaker": str, "session": str},
                                  keep_default_na=False)
         segments = SegmentSet.load(paths.segments)
@@ -315,11 +378,15 @@ def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clust
         if layer_extractor is not None:  # a second pass of the model: every layer, averaged per utterance
             layers = extract_features(utterances["audio_path"].tolist(), layer_extractor,
                                       paths.cache / "features", progress=progress)[0]
+        folder.mkdir(parents=True, exist_ok=True)
         return prepare_training_data(utterances, segments, np.asarray(run.labels), run, features, failed,
                                      max_frames=params["max_utt_frames"], softdtw_gamma=params["softdtw_gamma"],
-                                     layers=layers)
+                                     layers=layers, frames_file=folder / PARTIAL_FRAMES)
 
-    return cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
+    data = cached_by_key(folder, key, lambda: TrainingData.load(folder, verify=False), compute, lambda d: d.save(folder))
+    # just computed: read back memory-mapped, so that this process (a notebook's kernel) does not hold
+    # the frames (~7 GB at paper scale) in memory of its own while the grid's workers map the same file
+    return data if isinstance(data.frames, np.memmap) else TrainingData.load(folder, verify=False)
 
 
 def vowel_set(vowels) -> tuple[str, ...]:
@@ -495,7 +562,14 @@ class Batches:
         self.group[rows] = len(self.mean) - 1
 
     def inputs(self, rows: np.ndarray):
-        """Frames (B, T, F) and mask (B, T) of utterances ``rows`` (padded to the longest)."""
+        """Frames (B, T, F) and mask (B, T) of utterances ``rows`` (padded to the longest), on the
+        device."""
+        return self.to_device(self.assemble(rows))
+
+    def assemble(self, rows: np.ndarray):
+        """:meth:`inputs` on the CPU, before the copy to the device: the frames gathered and
+        standardised, in pinned (page-locked) memory when the device is a GPU, so that the copy
+        can overlap compute."""
         torch = self.torch
         lengths = self.length[rows]
         steps = np.arange(lengths.max())
@@ -508,8 +582,36 @@ class Batches:
                 raise ValueError("a batch mixes standardised utterances with others")
             g = torch.from_numpy(group)
             x = (x - self.mean[g][:, None, :]) / self.scale[g][:, None, :]
-        x = x * torch.from_numpy(mask).unsqueeze(-1)
-        return x.to(self.device), torch.from_numpy(mask).to(self.device)
+        mask = torch.from_numpy(mask)
+        x = x * mask.unsqueeze(-1)
+        if self.device.type == "cuda":
+            x, mask = x.pin_memory(), mask.pin_memory()
+        return x, mask
+
+    def to_device(self, assembled):
+        """An :meth:`assemble` result on the device (asynchronous from pinned memory)."""
+        return tuple(t.to(self.device, non_blocking=True) for t in assembled)
+
+    def stream(self, items):
+        """``(item, inputs)`` for each ``item`` of ``items`` (a tuple of row arrays, ``None`` for
+        no batch), where ``inputs`` holds :meth:`inputs` of each: the next item's batches are
+        assembled in a background thread while the caller computes on this one (gathering from the
+        memory-mapped frames, standardising and pinning overlap the model's steps; Sec. IV's
+        batches at 768 x 750 x 64 are ~150 MB each). The values are those of :meth:`inputs`;
+        ``items`` is read one item ahead."""
+        items = iter(items)
+
+        def build(item):
+            return tuple(None if rows is None else self.assemble(rows) for rows in item)
+
+        with ThreadPoolExecutor(1, thread_name_prefix="agcc-batches") as pool:
+            item = next(items, None)
+            pending = pool.submit(build, item) if item is not None else None
+            while pending is not None:
+                current, assembled = item, pending.result()
+                item = next(items, None)
+                pending = pool.submit(build, item) if item is not None else None
+                yield current, tuple(None if a is None else self.to_device(a) for a in assembled)
 
     def tokens(self, rows: np.ndarray):
         """Token ids of utterances ``rows`` (n,) and the batch position of each (n,)."""
@@ -573,10 +675,10 @@ def predict(model, batches: Batches, rows: np.ndarray, batch_size: int = 128) ->
     model.eval()
     order = np.argsort(batches.length[rows], kind="stable")  # positions in rows, shortest first
     out = np.empty(len(rows), dtype=np.int64)
-    with torch.no_grad():
-        for i in range(0, len(order), batch_size):
-            chunk = order[i:i + batch_size]
-            out[chunk] = model(*batches.inputs(rows[chunk]))["logits"].argmax(1).cpu().numpy()
+    chunks = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    with torch.no_grad():  # the next chunk is assembled while the model predicts this one
+        for chunk, (_, (inputs,)) in zip(chunks, batches.stream((rows[c],) for c in chunks)):
+            out[chunk] = model(*inputs)["logits"].argmax(1).cpu().numpy()
     return out
 
 
@@ -640,6 +742,35 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
     return splits
 
 
+STATS_CHUNK = 2 ** 26  # frame values (256 MB of float32) up to which statistics are taken in one piece
+
+
+def frame_statistics(batches: Batches, utt_rows: np.ndarray, ddof: int) -> tuple:
+    """Mean and standard deviation (``ddof`` as in numpy) over the frames of utterances
+    ``utt_rows``, as float32 tensors (F,). Up to :data:`STATS_CHUNK` values, from the gathered
+    frames in one piece (the numbers of every profile but the paper's); beyond, accumulated in
+    float64 over chunks of rows, so that no worker holds a copy of a corpus's frames (~3 GB at
+    paper scale; the two agree to float32 rounding)."""
+    torch = batches.torch
+    rows = frame_rows(batches.offset[utt_rows], batches.length[utt_rows])
+    n_features = batches.frames.shape[1]
+    if len(rows) * n_features <= STATS_CHUNK:
+        sel = batches.gather(rows)  # (n, F)
+        if ddof == 1:
+            return sel.mean(0), sel.std(0)
+        sel = sel.numpy()
+        return torch.from_numpy(sel.mean(0)), torch.from_numpy(sel.std(0))
+    total, squares = np.zeros(n_features), np.zeros(n_features)
+    step = max(STATS_CHUNK // n_features, 1)
+    for i in range(0, len(rows), step):
+        chunk = np.asarray(batches.frames[rows[i:i + step]], dtype=np.float64)  # (<= step, F)
+        total += chunk.sum(0)
+        squares += np.square(chunk).sum(0)
+    mean = total / len(rows)
+    var = np.maximum(squares - len(rows) * mean ** 2, 0.0) / (len(rows) - ddof)
+    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(np.sqrt(var).astype(np.float32))
+
+
 def normalise_inputs(batches: Batches, data: TrainingData, cfg: TrainConfig,
                      splits: Splits) -> tuple[np.ndarray, np.ndarray]:
     """Input standardisation (``feature_norm``, see the replication notes): ``"per_corpus"``
@@ -647,19 +778,18 @@ def normalise_inputs(batches: Batches, data: TrainingData, cfg: TrainConfig,
     in ``splits`` (the source's labelled ones, the target's unlabelled ones; no label needed;
     removes the corpora's global channel offsets) and returns an identity ``(mean, std)``;
     ``"source"`` returns the mean and std of the source training frames, for the model's input
-    layer."""
+    layer. Statistics by :func:`frame_statistics` (no copy of a corpus at paper scale)."""
     u = data.utterances
     if cfg.feature_norm == "per_corpus":
         # once per corpus (C->C: one)
         for corpus, train in dict([(cfg.target, splits.tgt_train), (cfg.source, splits.src_train)]).items():
             mine = np.flatnonzero((u["corpus"] == corpus).to_numpy())
-            sel = batches.gather(frame_rows(batches.offset[train], batches.length[train]))  # this corpus's training frames
-            batches.standardise(mine, sel.mean(0), sel.std(0) + 1e-5)
-            del sel
+            mean, std = frame_statistics(batches, train, ddof=1)  # this corpus's training frames
+            batches.standardise(mine, mean, std + 1e-5)
         return np.zeros(data.n_features, np.float32), np.ones(data.n_features, np.float32)
     if cfg.feature_norm == "source":
-        sel = batches.gather(frame_rows(batches.offset[splits.src_train], batches.length[splits.src_train])).numpy()
-        return sel.mean(0), sel.std(0) + 1e-5
+        mean, std = frame_statistics(batches, splits.src_train, ddof=0)
+        return mean.numpy(), std.numpy() + 1e-5
     raise ValueError(f"feature_norm must be 'per_corpus' or 'source', got {cfg.feature_norm!r}")
 
 
@@ -793,17 +923,20 @@ def train_epoch(run: Run) -> dict:
     model.train()
     order = run.order.permutation(run.splits.src_train)
     sums = {"ce": 0.0, "anchor": 0.0, "triplets": 0, "right": 0, "steps": 0}
-    for i in range(0, len(order), cfg.batch_size):
-        s_rows = order[i:i + cfg.batch_size]
+
+    def steps():  # (source rows, target rows or None) per step; read one step ahead by Batches.stream
+        for i in range(0, len(order), cfg.batch_size):
+            yield order[i:i + cfg.batch_size], (run.targets.next() if run.targets is not None else None)
+
+    for (s_rows, t_rows), (s_inputs, t_inputs) in batches.stream(steps()):
         with run.source_dropout:
-            out_s = model(*batches.inputs(s_rows))
+            out_s = model(*s_inputs)
         loss = torch.nn.functional.cross_entropy(out_s["logits"], run.labels[torch.from_numpy(s_rows).to(batches.device)])
         sums["ce"] += loss.item()
-        t_rows = out_t = None
-        if run.targets is not None:
-            t_rows = run.targets.next()
+        out_t = None
+        if t_rows is not None:
             with run.target_dropout:
-                out_t = model(*batches.inputs(t_rows))
+                out_t = model(*t_inputs)
         term = run.method.term(methods.Step(s_rows, t_rows, out_s, out_t))
         if term.loss is not None:
             loss = loss + cfg.gamma * term.loss

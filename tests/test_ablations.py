@@ -131,7 +131,8 @@ def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monke
     monkeypatch.setattr(agcc.stages, "cached_ag_clustering",
                         lambda segs, seg_folder, folder, **opt: calls.append(("cluster", folder, opt)))
     monkeypatch.setattr(ab, "cached_training_data",
-                        lambda paths, p, progress, ag_clusters, folder: calls.append(("data", ag_clusters, folder)))
+                        lambda paths, p, progress, ag_clusters, folder, frames_of:
+                        calls.append(("data", ag_clusters, folder, frames_of)))
     paths = SimpleNamespace(root=tmp_path, segments=tmp_path / "segments")
     out = k_variant_data(paths, params(), [20, 10, 5], progress=False)
     assert out == {5: tmp_path / "ablations" / "k5" / "training", 10: tmp_path / "training",
@@ -144,6 +145,7 @@ def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monke
                and c[2]["seed"] == p["seed"] and c[2]["backend"] == p["clustering_backend"]
                for c in calls if c[0] == "cluster")
     assert [c[1] for c in calls if c[0] == "data"] == [f for f, _, _ in fitted]
+    assert {c[3] for c in calls if c[0] == "data"} == {tmp_path / "training"}  # frames shared, not copied
 
 
 def test_speaker_norm_factor_trains_on_its_own_clustering(tmp_path, monkeypatch):
@@ -161,7 +163,8 @@ def test_speaker_norm_factor_trains_on_its_own_clustering(tmp_path, monkeypatch)
     monkeypatch.setattr(agcc.stages, "cached_ag_clustering",
                         lambda segs, seg_folder, folder, **opt: calls.append(("cluster", folder, opt)))
     monkeypatch.setattr(ab, "cached_training_data",
-                        lambda paths, p, progress, ag_clusters, folder: calls.append(("data", ag_clusters, folder)))
+                        lambda paths, p, progress, ag_clusters, folder, frames_of:
+                        calls.append(("data", ag_clusters, folder, frames_of)))
     paths = SimpleNamespace(root=tmp_path, segments=tmp_path / "segments")
     values = ablation_values(params(ablation_factors="ag_speaker_norm"))
     assert values == {"ag_speaker_norm": ["none", "per_speaker"]}
@@ -170,7 +173,8 @@ def test_speaker_norm_factor_trains_on_its_own_clustering(tmp_path, monkeypatch)
     assert folders == {"none": tmp_path / "training", "per_speaker": variant / "training"}
     [(_, folder, opt)] = [c for c in calls if c[0] == "cluster"]
     assert folder == variant / "ag_clusters" and opt["speaker_norm"] == "per_speaker" and opt["k"] == 7
-    assert [c[1:] for c in calls if c[0] == "data"] == [(variant / "ag_clusters", variant / "training")]
+    assert [c[1:] for c in calls if c[0] == "data"] == [(variant / "ag_clusters", variant / "training",
+                                                         tmp_path / "training")]  # the frames are shared
 
     base = TrainConfig.from_params(defaults(), max_epochs=1)
     design = ablation_design(base, {"C->I": 1.0}, values, directions=["C->I"], seeds=[0, 1],

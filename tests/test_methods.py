@@ -129,7 +129,7 @@ def test_code_key_ignores_docstrings_and_comments_not_code():
     edited = edited.replace("def train_run(", "# a comment\n\ndef train_run(", 1)
     edited = edited.replace("Record epoch ``epoch`` (1-based)", "Record the epoch", 1)  # a method's docstring
     assert edited != source and source_key(edited) == key
-    assert "sel.std(0) + 1e-5" in source and source_key(source.replace("sel.std(0) + 1e-5", "sel.std(0) + 1e-6", 1)) != key
+    assert "std + 1e-5" in source and source_key(source.replace("std + 1e-5", "std + 1e-6", 1)) != key
     assert source_key(source.replace("epoch - self.epoch >= self.patience", "epoch - self.epoch > self.patience")) != key
 
 

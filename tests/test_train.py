@@ -216,7 +216,8 @@ def test_oracle_labels_and_empty_target_split():
         train_run(data, config(method="AG-CC", direction="C->I", target_protocol="split", **FAST), progress=False)
 
 
-def test_prepare_training_data_accounts_for_every_utterance():
+def prepare_example():
+    """A small utterance table, features, segments and ledger: the inputs of prepare_training_data."""
     from agcc.clustering import ClusteringRun
     from agcc.segments import SegmentSet
 
@@ -238,8 +239,11 @@ def test_prepare_training_data_accounts_for_every_utterance():
                       acoustic_frames=np.zeros((18, 4), np.float32), quality=ledger)
     run = ClusteringRun(ks=[2], inertias=[1.0], elbow=2, k=2, labels=np.array([0, 1, 1]), barycenters=np.zeros((2, 3, 24)),
                         divergence=np.zeros((2, 2)), mean=np.zeros(24), std=np.ones(24), speaker_norm="none")
-    data = prepare_training_data(utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"},
-                                 max_frames=8)
+    return utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"}
+
+
+def test_prepare_training_data_accounts_for_every_utterance():
+    data = prepare_training_data(*prepare_example(), max_frames=8)
     assert data.utterances["utt_id"].tolist() == ["u1", "u4"]
     assert dict(zip(data.dropped["utt_id"], data.dropped["reason"].str[:10])) == {
         "u2": "emotion 'f", "u3": "audio unus"}
@@ -253,8 +257,7 @@ def test_prepare_training_data_accounts_for_every_utterance():
     assert data.layers is None  # log-mel: no pre-trained layers
     # wav2vec2: each utterance's layer means, in the utterances' order; one without them is dropped, with its reason
     means = {"a1": np.arange(12, dtype=np.float32).reshape(3, 4), "a2": np.zeros((3, 4), np.float32)}
-    layered = prepare_training_data(utts, segs, np.array([0, 1, 1]), run, feats, {"a3": "AudioError: empty"},
-                                    max_frames=8, layers=means)
+    layered = prepare_training_data(*prepare_example(), max_frames=8, layers=means)
     assert layered.utterances["utt_id"].tolist() == ["u1"] and layered.layers.shape == (1, 3, 4)
     np.testing.assert_array_equal(layered.layers[0], means["a1"])
     assert layered.dropped.set_index("utt_id").loc["u4", "reason"] == "no pre-trained layer means"
