@@ -331,7 +331,7 @@ def regroup(base: TrainingData, frames_file, segments, ag_run, softdtw_gamma: fl
     are shared with ``frames_file`` (``base``'s saved ``frames.npy``), not copied."""
     labels = pd.Series(np.asarray(ag_run.labels), index=segments.tokens["token_id"].to_numpy())
     tokens = base.tokens.assign(ag_cluster=labels.loc[base.tokens["token_id"].to_numpy()].to_numpy())
-    templates = vowel_templates(segments, ag_run.mean, ag_run.std)
+    templates = vowel_templates(segments, ag_run)
     return replace(base, tokens=tokens, ag_distance=np.asarray(ag_run.divergence, float),
                    vowel_distance=_template_distances(templates, softdtw_gamma), shared_frames=Path(frames_file))
 
