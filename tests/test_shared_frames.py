@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from agcc import io
+from agcc.clustering import ClusteringRun
 from agcc.io import CacheError, cached_by_key
 from agcc.train import FRAMES_REF, TrainingData, regroup
 from agcc.vocab import VOWELS
@@ -25,8 +26,9 @@ def _segments_and_run(data: TrainingData, k: int = 4, seed: int = 1):
                            "split": ["val"] * len(order)})
     ag = rng.normal(size=(len(order), 5, 24))
     segments = SimpleNamespace(tokens=tokens, ag_frames=ag.reshape(-1, 24), ag=lambda i: ag[i])
-    run = SimpleNamespace(labels=rng.integers(0, k, len(order)), divergence=rng.uniform(1, 2, (k, k)),
-                          mean=np.zeros(24), std=np.ones(24))
+    run = ClusteringRun(ks=[k], inertias=[1.0], elbow=k, k=k, labels=rng.integers(0, k, len(order)),
+                        barycenters=np.zeros((k, 5, 24)), divergence=rng.uniform(1, 2, (k, k)),
+                        mean=np.zeros(24), std=np.ones(24), speaker_norm="none")
     return segments, run
 
 
