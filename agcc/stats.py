@@ -179,10 +179,12 @@ def seeds_needed(effect: float, sd: float, power: float = POWER, alpha: float = 
     return float(high)
 
 
-def comparison_power(sd: float, n: int, effect: float | None = None) -> tuple[float, float, str]:
+def comparison_power(sd: float, n: int, effect: float | None = None,
+                     interval: tuple[float, float] | None = None) -> tuple[float, float, str]:
     """What ``n`` seeds can resolve: ``(mde, need, note)``, the minimum detectable difference
     (80 % power, 5 % level), the seeds ``effect`` (the paper's difference) would need (NaN without
-    one) and a sentence saying both."""
+    one) and a sentence saying both and, given the measured 95 % ``interval``, whether it rules
+    the paper's difference out (the interval lies wholly on one side of it)."""
     mde = minimum_detectable(sd, n)
     need = seeds_needed(effect, sd) if effect is not None else float("nan")
     if n < 2:
@@ -193,4 +195,6 @@ def comparison_power(sd: float, n: int, effect: float | None = None) -> tuple[fl
     if effect is not None and finite(effect) and effect != 0:
         note += (f"; the paper's {effect:+.2f} would need {int(need)} seeds" if np.isfinite(need)
                  else f"; the paper's {effect:+.2f} is beyond reach")
+        if interval is not None and finite(*interval) and not interval[0] <= effect <= interval[1]:
+            note += f"; the interval excludes the paper's {effect:+.2f}: a difference that large is ruled out here"
     return mde, need, note

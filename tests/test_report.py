@@ -438,3 +438,14 @@ def test_opening_summarises_data_setup_closeness_and_findings(tmp_path):
     assert "from 0 to 1, AG-CC over Source only +0.5 → +2.5, AG-CC over PA-CC -1.0 → -3.0" in text
     assert "of 4 paired gains, the 95 % interval lies above zero for 1 and below zero for 1" in text
     assert "not available in this build" in report.ablation_finding(None, "tables/ablations.csv missing")
+
+
+def test_summary_names_the_comparisons_that_rule_the_papers_difference_out():
+    from agcc.report.claims import Claim
+    from agcc.report.summary import _ruled_out
+
+    claim = lambda i, why: Claim(i, "Table II", "", "", "", "", "not shown", why)  # noqa: E731
+    text = _ruled_out([claim("T2-1", "includes zero; the interval excludes the paper's +2.04: ruled out here"),
+                       claim("T2-2", "includes zero; the paper's +0.65 would need 91 seeds")])
+    assert "1 of the 2" in text and "T2-1" in text and "T2-2" not in text
+    assert _ruled_out([claim("T2-2", "includes zero")]) == ""

@@ -52,3 +52,9 @@ def test_table_ii_means_and_paired_differences_carry_their_power():
     d = np.array([3.0, 1.5, 3.0, 1.0])
     assert diff["sd"] == pytest.approx(d.std(ddof=1))
     assert diff["mde"] == pytest.approx(minimum_detectable(d.std(ddof=1), 4))
+
+
+def test_comparison_power_says_when_the_interval_rules_the_papers_difference_out():
+    assert "ruled out" in comparison_power(0.75, 10, 2.04, (-0.94, 0.13))[2]  # wholly below +2.04
+    assert "ruled out" not in comparison_power(2.2, 10, 0.65, (-1.99, 1.12))[2]  # +0.65 inside
+    assert "ruled out" in comparison_power(0.5, 10, -1.0, (-0.2, 0.4))[2]  # wholly above a negative one

@@ -169,11 +169,21 @@ def opening(params: Mapping, claims: list[Claim], long: pd.DataFrame, *, utteran
             for what, mine, theirs in zip(differing["setting"], differing["this run"], differing["paper"]))) + ".",
         f"**How closely.** Of the paper's {int(counts.sum())} claims judged below, {int(counts[HOLDS])} "
         f"{'holds' if counts[HOLDS] == 1 else 'hold'} on this data ({held(t1)} of {len(t1)} on Table I, {held(t2)} of {len(t2)} on Table II); "
-        f"on Table II {closeness(long)}.",
+        f"on Table II {closeness(long)}." + _ruled_out(t2),
         "**Ablations.** " + ablation_finding(ablations, why_ablations),
         "**Sensitivity.** " + sensitivity_finding(sensitivity, why_sensitivity),
     ]
     return "\n\n".join(lines)
+
+
+def _ruled_out(claims) -> str:
+    """A sentence on the Table II claims whose measured interval excludes the paper's difference
+    (:func:`agcc.stats.comparison_power`), '' if none."""
+    out = [c.id for c in claims if "ruled out" in c.why]
+    if not out:
+        return ""
+    return (f" For {len(out)} of the {len(claims)} Table II comparisons ({', '.join(out)}) the measured 95 % interval "
+            "excludes the paper's difference: an effect that large is ruled out on this data, not merely unseen.")
 
 
 def interval_cell(mean, low, high, digits: int = 1, signed: bool = False) -> str:

@@ -131,7 +131,7 @@ def paired_comparisons(paired: pd.DataFrame | None, baselines=BASELINES, directi
                 ref = paper_difference(baseline, direction, metric)
                 mde = need = np.nan
                 if finite(sd, n):
-                    mde, need, note = comparison_power(sd, int(n), ref)
+                    mde, need, note = comparison_power(sd, int(n), ref, (low, high))
                     if verdict != CANNOT:
                         why += "; " + note
                 rows.append({"baseline": baseline, "direction": direction, "metric": metric,
