@@ -287,13 +287,19 @@ def k_variant_data(paths, params: dict, ks, *, progress: bool = True) -> dict[in
         if k == main_k:
             out[k] = paths.root / "training"
             continue
-        folder = paths.root / "ablations" / f"k{k}"
         segments = segments or SegmentSet.load(paths.segments)
-        ag_clustering(params, paths, segments, k=k, folder=folder / "ag_clusters")
-        cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training",
-                             frames_of=paths.root / "training")
-        out[k] = folder / "training"
+        out[k] = _regrouped(paths, params, segments, k, paths.root / "ablations" / f"k{k}", progress)
     return out
+
+
+def _regrouped(paths, params: dict, segments, k: int, folder: Path, progress: bool) -> Path:
+    """An AG clustering of ``params`` with ``k`` clusters in ``folder/ag_clusters`` and its
+    training data in ``folder/training``, whose frames are a reference to ``training/``'s (only
+    the groupings differ); returns the training data folder."""
+    ag_clustering(params, paths, segments, k=k, folder=folder / "ag_clusters")
+    cached_training_data(paths, params, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training",
+                         frames_of=paths.root / "training")
+    return folder / "training"
 
 
 def speaker_norm_variant_data(paths, params: dict, values, *, progress: bool = True) -> dict[str, Path]:
@@ -307,12 +313,9 @@ def speaker_norm_variant_data(paths, params: dict, values, *, progress: bool = T
         if value == params["ag_speaker_norm"]:
             out[value] = paths.root / "training"
             continue
-        variant, folder = {**params, "ag_speaker_norm": value}, paths.root / "ablations" / f"norm_{value}"
         segments = segments or SegmentSet.load(paths.segments)
-        ag_clustering(variant, paths, segments, k=main_k, folder=folder / "ag_clusters")
-        cached_training_data(paths, variant, progress, ag_clusters=folder / "ag_clusters", folder=folder / "training",
-                             frames_of=paths.root / "training")
-        out[value] = folder / "training"
+        out[value] = _regrouped(paths, {**params, "ag_speaker_norm": value}, segments, main_k,
+                                paths.root / "ablations" / f"norm_{value}", progress)
     return out
 
 

@@ -118,7 +118,9 @@ def test_run_design_trains_once_per_distinct_run(tmp_path):
     assert set(summary["factor"]) == {"alpha", "soft_weights"}
 
 
-def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monkeypatch):
+def _recorded_variants(monkeypatch, tmp_path, main_k: int):
+    """The variant builders with clustering and training data recorded, not computed: the list
+    the calls go to, and the paths to pass."""
     from types import SimpleNamespace
 
     import agcc.ablations as ab
@@ -126,14 +128,18 @@ def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monke
     import agcc.stages
 
     calls = []
-    monkeypatch.setattr(ab, "main_clustering_k", lambda paths: 10)
+    monkeypatch.setattr(ab, "main_clustering_k", lambda paths: main_k)
     monkeypatch.setattr(agcc.segments.SegmentSet, "load", classmethod(lambda cls, folder: "segments"))
     monkeypatch.setattr(agcc.stages, "cached_ag_clustering",
                         lambda segs, seg_folder, folder, **opt: calls.append(("cluster", folder, opt)))
     monkeypatch.setattr(ab, "cached_training_data",
                         lambda paths, p, progress, ag_clusters, folder, frames_of:
                         calls.append(("data", ag_clusters, folder, frames_of)))
-    paths = SimpleNamespace(root=tmp_path, segments=tmp_path / "segments")
+    return calls, SimpleNamespace(root=tmp_path, segments=tmp_path / "segments")
+
+
+def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monkeypatch):
+    calls, paths = _recorded_variants(monkeypatch, tmp_path, main_k=10)
     out = k_variant_data(paths, params(), [20, 10, 5], progress=False)
     assert out == {5: tmp_path / "ablations" / "k5" / "training", 10: tmp_path / "training",
                    20: tmp_path / "ablations" / "k20" / "training"}
@@ -151,21 +157,7 @@ def test_k_variants_reuse_the_main_clustering_and_fit_the_others(tmp_path, monke
 def test_speaker_norm_factor_trains_on_its_own_clustering(tmp_path, monkeypatch):
     """ag_speaker_norm: the profile's value reuses notebook 02's training data, the other value gets a
     clustering fitted with notebook 02's k on the other landmarks, and its runs train on that data."""
-    from types import SimpleNamespace
-
-    import agcc.ablations as ab
-    import agcc.segments
-    import agcc.stages
-
-    calls = []
-    monkeypatch.setattr(ab, "main_clustering_k", lambda paths: 7)
-    monkeypatch.setattr(agcc.segments.SegmentSet, "load", classmethod(lambda cls, folder: "segments"))
-    monkeypatch.setattr(agcc.stages, "cached_ag_clustering",
-                        lambda segs, seg_folder, folder, **opt: calls.append(("cluster", folder, opt)))
-    monkeypatch.setattr(ab, "cached_training_data",
-                        lambda paths, p, progress, ag_clusters, folder, frames_of:
-                        calls.append(("data", ag_clusters, folder, frames_of)))
-    paths = SimpleNamespace(root=tmp_path, segments=tmp_path / "segments")
+    calls, paths = _recorded_variants(monkeypatch, tmp_path, main_k=7)
     values = ablation_values(params(ablation_factors="ag_speaker_norm"))
     assert values == {"ag_speaker_norm": ["none", "per_speaker"]}
     folders = speaker_norm_variant_data(paths, params(), values["ag_speaker_norm"], progress=False)
