@@ -424,6 +424,7 @@ class TrainConfig:
     target_folds: int
     lr_schedule: str
     source_validation: str
+    model_selection: str
     alpha: float
     beta: float
     soft_weights: bool
@@ -460,7 +461,8 @@ class TrainConfig:
         if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
-        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation"):  # declared choices
+        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation",
+                     "model_selection"):  # the choices declared in profiles.yml
             choices = parameter_schema()[name].choices
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -961,13 +963,17 @@ def evaluate(run: Run, rows: np.ndarray) -> tuple[dict, np.ndarray]:
 
 class EarlyStopping:
     """Early stopping on **source** validation UAR (Sec. IV; no target label): keeps the best
-    epoch's weights, stops after ``patience`` epochs without a better one."""
+    epoch's weights, stops after ``patience`` epochs without a better one. With ``last=True``
+    (``model_selection: last``) it never stops and keeps the last epoch's weights."""
 
-    def __init__(self, patience: int):
-        self.patience, self.uar, self.epoch, self.state = patience, -1.0, -1, None
+    def __init__(self, patience: int, last: bool = False):
+        self.patience, self.last, self.uar, self.epoch, self.state = patience, last, -1.0, -1, None
 
     def update(self, epoch: int, uar: float, model) -> bool:
         """Record epoch ``epoch`` (1-based) with validation UAR ``uar``; True when training stops."""
+        if self.last:
+            self.uar, self.epoch, self.state = uar, epoch, copy.deepcopy(model.state_dict())
+            return False
         if uar > self.uar:
             self.uar, self.epoch, self.state = uar, epoch, copy.deepcopy(model.state_dict())
             return False
@@ -980,7 +986,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
     :class:`EarlyStopping` stops it, then the best epoch's model on the target test utterances."""
     start_time = time.perf_counter()
     run = start_run(data, cfg)
-    history, stopper = [], EarlyStopping(cfg.patience)
+    history, stopper = [], EarlyStopping(cfg.patience, last=cfg.model_selection == "last")
     bar = tqdm(range(cfg.max_epochs), desc=f"{cfg.method} {cfg.direction} seed {cfg.seed}", disable=not progress,
                leave=False)
     for epoch in bar:

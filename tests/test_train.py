@@ -454,3 +454,11 @@ def test_cosine_schedule_anneals_the_learning_rate_per_epoch():
         r.scheduler.step()
     assert lrs[0] == FAST["lr"] and all(a > b for a, b in zip(lrs, lrs[1:]))
     assert start_run(data, config(method="Source only", direction="C->I", lr_schedule="constant", **FAST)).scheduler is None
+
+
+def test_model_selection_last_trains_every_epoch_and_keeps_the_last():
+    data = toy_data(n_per_split=(16, 8, 8))
+    cfg = config(method="Source only", direction="C->I", model_selection="last",
+                 **{**FAST, "max_epochs": 4, "patience": 1})
+    r = train_run(data, cfg, progress=False)
+    assert len(r.history) == 4 and r.best_epoch == 4 and r.val_uar == r.history["val_uar"].iloc[-1]
