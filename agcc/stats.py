@@ -179,6 +179,11 @@ def seeds_needed(effect: float, sd: float, power: float = POWER, alpha: float = 
     return float(high)
 
 
+# the words of comparison_power's note when the interval excludes the paper's difference (the
+# report's summary counts the claims whose reason holds them)
+RULED_OUT = "ruled out here"
+
+
 def comparison_power(sd: float, n: int, effect: float | None = None,
                      interval: tuple[float, float] | None = None) -> tuple[float, float, str]:
     """What ``n`` seeds can resolve: ``(mde, need, note)``, the minimum detectable difference
@@ -196,5 +201,5 @@ def comparison_power(sd: float, n: int, effect: float | None = None,
         note += (f"; the paper's {effect:+.2f} would need {int(need)} seeds" if np.isfinite(need)
                  else f"; the paper's {effect:+.2f} is beyond reach")
         if interval is not None and finite(*interval) and not interval[0] <= effect <= interval[1]:
-            note += f"; the interval excludes the paper's {effect:+.2f}: a difference that large is ruled out here"
+            note += f"; the interval excludes the paper's {effect:+.2f}: a difference that large is {RULED_OUT}"
     return mde, need, note

@@ -723,7 +723,7 @@ def run_splits(data: TrainingData, cfg: TrainConfig, uses_target: bool) -> Split
         if "session" not in u:
             raise ValueError("the training data has no session column for target folds: run notebook 05 again")
         in_fold[target] = session_folds(u.loc[target, "session"], cfg.target_folds) == cfg.fold
-    rows = lambda mask: np.flatnonzero(mask)  # noqa: E731
+    rows = np.flatnonzero
     if cfg.source == cfg.target:  # within-corpus: labelled test utterances never train
         test = in_fold if cfg.target_protocol == "folds" else source & (split == "test")
         train = rows(source & ~test & (split != "val") if cfg.target_protocol == "folds" else source & (split == "train"))
@@ -828,38 +828,41 @@ def stream_seed(seed: int, stream: str) -> int:
 
 
 class TorchStream:
-    """A torch random stream for the global generator that dropout draws from: :meth:`active`
-    swaps it in (on the CPU and, for a CUDA device, on that device) and saves where it stopped."""
+    """A torch random stream for the global generator that dropout draws from, used as a context
+    manager: entering swaps it in (on the CPU and, for a CUDA device, on that device), leaving
+    swaps the caller's state back and keeps where the stream stopped."""
 
     def __init__(self, seed: int, device):
         import torch
 
         self.torch, self.device = torch, device
         self.cuda = getattr(device, "type", str(device)) == "cuda"
-        gen = torch.Generator().manual_seed(seed)
-        self.state = gen.get_state()
-        self.cuda_state = None
+        # the state not in use: the stream's outside the context, the caller's inside it
+        self.other = torch.Generator().manual_seed(seed).get_state()
+        self.other_cuda = torch.Generator(device=device).manual_seed(seed).get_state() if self.cuda else None
+
+    def _swap(self) -> None:
+        torch = self.torch
+        current = torch.get_rng_state()
+        torch.set_rng_state(self.other)
+        self.other = current
         if self.cuda:
-            gen = torch.Generator(device=device).manual_seed(seed)
-            self.cuda_state = gen.get_state()
+            current = torch.cuda.get_rng_state(self.device)
+            torch.cuda.set_rng_state(self.other_cuda, self.device)
+            self.other_cuda = current
 
     def __enter__(self):
-        torch = self.torch
-        self.saved = torch.get_rng_state()
-        torch.set_rng_state(self.state)
-        if self.cuda:
-            self.saved_cuda = torch.cuda.get_rng_state(self.device)
-            torch.cuda.set_rng_state(self.cuda_state, self.device)
+        self._swap()
         return self
 
     def __exit__(self, *exc):
-        torch = self.torch
-        self.state = torch.get_rng_state()
-        torch.set_rng_state(self.saved)
-        if self.cuda:
-            self.cuda_state = torch.cuda.get_rng_state(self.device)
-            torch.cuda.set_rng_state(self.saved_cuda, self.device)
+        self._swap()
         return False
+
+    @property
+    def state(self):
+        """Where the stream stands (outside the context)."""
+        return self.other
 
 
 @dataclass
@@ -970,9 +973,11 @@ class EarlyStopping:
         self.patience, self.last, self.uar, self.epoch, self.state = patience, last, -1.0, -1, None
 
     def update(self, epoch: int, uar: float, model) -> bool:
-        """Record epoch ``epoch`` (1-based) with validation UAR ``uar``; True when training stops."""
+        """Record epoch ``epoch`` (1-based) with validation UAR ``uar``; True when training stops.
+        Under ``last`` no weights are copied: the model itself ends as the last epoch's
+        (``state`` stays ``None``)."""
         if self.last:
-            self.uar, self.epoch, self.state = uar, epoch, copy.deepcopy(model.state_dict())
+            self.uar, self.epoch = uar, epoch
             return False
         if uar > self.uar:
             self.uar, self.epoch, self.state = uar, epoch, copy.deepcopy(model.state_dict())
@@ -1000,7 +1005,8 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
         if stopper.update(epoch + 1, val_uar, run.model):
             break
     bar.close()
-    run.model.load_state_dict(stopper.state)
+    if stopper.state is not None:  # the best epoch's weights (under "last" the model is the last epoch's)
+        run.model.load_state_dict(stopper.state)
     metrics, pred = evaluate(run, run.splits.tgt_test)
     return RunResult(cfg, metrics, stopper.uar, stopper.epoch, pd.DataFrame(history),
                      time.perf_counter() - start_time, pred)

@@ -17,7 +17,7 @@ import pandas as pd
 from .. import paper
 from ..corpora import get
 from ..params import resolve
-from ..stats import HOLDS, finite
+from ..stats import HOLDS, RULED_OUT, finite
 from ..vocab import FOUR_CLASSES
 from .artifacts import artifact, is_simulated
 from .claims import Claim, verdict_counts
@@ -179,7 +179,7 @@ def opening(params: Mapping, claims: list[Claim], long: pd.DataFrame, *, utteran
 def _ruled_out(claims) -> str:
     """A sentence on the Table II claims whose measured interval excludes the paper's difference
     (:func:`agcc.stats.comparison_power`), '' if none."""
-    out = [c.id for c in claims if "ruled out" in c.why]
+    out = [c.id for c in claims if RULED_OUT in c.why]
     if not out:
         return ""
     return (f" For {len(out)} of the {len(claims)} Table II comparisons ({', '.join(out)}) the measured 95 % interval "
