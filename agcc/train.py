@@ -54,6 +54,7 @@ from .features import extract_features, extractor_from_params, frame_times, laye
 from .io import (atomic_write, cached_by_key, resolve_reference, source_key, stamp_key, torch_device, verify_folder,
                  write_reference)
 from .params import defaults as declared_defaults
+from .params import coerce
 from .params import schema as parameter_schema
 from .segments import DROPPED, SegmentSet
 from .splits import session_folds
@@ -461,11 +462,8 @@ class TrainConfig:
         if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
-        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation",
-                     "model_selection"):  # the choices declared in profiles.yml
-            choices = parameter_schema()[name].choices
-            if getattr(self, name) not in choices:
-                raise ValueError(f"{name} must be one of {', '.join(choices)}, got {getattr(self, name)!r}")
+        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation", "model_selection"):
+            coerce(parameter_schema()[name], getattr(self, name))  # the declared choices, checked as at load
         if not 0 <= self.fold < (self.target_folds if self.target_protocol == "folds" else 1):
             raise ValueError(f"fold {self.fold} does not exist under target_protocol {self.target_protocol!r} "
                              f"with {self.target_folds} target_folds")
