@@ -25,7 +25,8 @@ from . import methods as registry
 from .corpora import cross_directions, within_directions
 from .grid import run_grid
 from .stats import minimum_detectable, paired_interval, t_interval
-from .train import TrainConfig, canonical, run_task, task_for
+from .train import (TrainConfig, canonical, checkpoint_folder, checkpoint_task, pretrain_task, run_task, task_config,
+                    task_for, warm_starts)
 from .vocab import METRICS
 
 
@@ -117,8 +118,10 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
 
     configs = [cfg(m, d, s, g, f) for m, d in pairs for g in (gammas if takes_gamma(m) else gammas[:1])
                for s in seeds for f in folds_of(base)]
-    done = run_grid(run_task, [task_for(c, data_folder) for c in configs], runs_folder, desc="runs",
-                    engine=engine, workers=workers, address=address, progress=progress)
+    tasks = [task_for(c, data_folder) for c in configs]
+    grid = dict(engine=engine, workers=workers, address=address, progress=progress)
+    pretrain(tasks, **grid)
+    done = run_grid(run_task, tasks, runs_folder, desc="runs", **grid)
     choice = done.groupby(["model", "direction", "gamma"], as_index=False, sort=False)["val_uar"].mean()
     best = (choice.sort_values(["val_uar", "gamma"], ascending=[False, True])
             .groupby(["model", "direction"], sort=False)["gamma"].first())
@@ -134,6 +137,19 @@ def table_ii_runs(base: TrainConfig, methods, data_folder, runs_folder, *, n_see
     return runs, choice
 
 
+def pretrain(tasks, **grid) -> None:
+    """Train (or find stored) the source-only models that the warm-started runs among ``tasks``
+    fine-tune (``init: source_only``; :func:`agcc.train.source_model`), one per seed, direction,
+    fold and data, before those runs start, so that parallel workers never train one twice.
+    ``grid`` as in :func:`agcc.grid.run_grid`."""
+    by_folder: dict = {}
+    for task in tasks:
+        if warm_starts(task_config(task)):
+            by_folder.setdefault(checkpoint_folder(task["data"]), []).append(checkpoint_task(task))
+    for folder, pre in by_folder.items():
+        run_grid(pretrain_task, pre, folder, desc="source-only models", **grid)
+
+
 RESULT_COLUMNS = ("4-CAT", "Neu", "Ang", "Hap", "Sad", "val_uar", "best_epoch", "epochs", "wall_s",
                   "triplets_per_step", "anchor_label_acc")
 
@@ -143,6 +159,7 @@ def run_design(design: pd.DataFrame, runs_folder, **grid) -> pd.DataFrame:
     without ``task``, plus :data:`RESULT_COLUMNS`. ``grid`` goes to :func:`agcc.grid.run_grid`
     (``engine``, ``workers``, ``address``, ``progress``, ``desc``)."""
     tasks = list({k: t for k, t in zip(design["key"], design["task"])}.values())
+    pretrain(tasks, **{k: v for k, v in grid.items() if k != "desc"})
     table = run_grid(run_task, tasks, runs_folder, **grid)
     results = table[["key", *[c for c in RESULT_COLUMNS if c in table.columns]]]
     return design.drop(columns="task").merge(results, on="key", how="left")

@@ -426,6 +426,8 @@ class TrainConfig:
     lr_schedule: str
     source_validation: str
     model_selection: str
+    init: str
+    finetune_epochs: int
     alpha: float
     beta: float
     soft_weights: bool
@@ -462,7 +464,7 @@ class TrainConfig:
         if not method.runs_on(self.direction):
             raise ValueError(f"{self.method} runs on {'within' if method.within_corpus else 'cross'}"
                              f"-corpus directions, not {self.direction}")
-        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation", "model_selection"):
+        for name in ("target_labels", "target_protocol", "lr_schedule", "source_validation", "model_selection", "init"):
             coerce(parameter_schema()[name], getattr(self, name))  # the declared choices, checked as at load
         if not 0 <= self.fold < (self.target_folds if self.target_protocol == "folds" else 1):
             raise ValueError(f"fold {self.fold} does not exist under target_protocol {self.target_protocol!r} "
@@ -640,6 +642,7 @@ class RunResult:
     history: pd.DataFrame
     wall_s: float
     predictions: np.ndarray = field(repr=False, default=None)
+    state: dict = field(repr=False, default=None)  # the kept model's weights (a source-only model to fine-tune)
 
     def row(self) -> dict:
         """One flat row for ``table_ii_runs.csv``."""
@@ -816,12 +819,13 @@ class TargetBatches:
 STREAMS = ("init", "source batches", "target batches", "source dropout", "target dropout", "method")
 
 
-def stream_seed(seed: int, stream: str) -> int:
+def stream_seed(seed: int, stream: str, phase: int = 0) -> int:
     """The seed of ``stream`` (one of :data:`STREAMS`) of a run with ``seed``: independent streams
-    from numpy's SeedSequence (63 bits, a valid torch seed)."""
+    from numpy's SeedSequence (63 bits, a valid torch seed). ``phase`` 1 gives the streams of the
+    fine-tuning phase (``init: source_only``), independent of the pre-training's (phase 0)."""
     if stream not in STREAMS:
         raise ValueError(f"unknown random stream {stream!r}; streams: {', '.join(STREAMS)}")
-    entropy = [int(seed) & 0xFFFFFFFF, STREAMS.index(stream)]
+    entropy = [int(seed) & 0xFFFFFFFF, STREAMS.index(stream)] + ([int(phase)] if phase else [])
     return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
@@ -879,9 +883,10 @@ class Run:
     targets: TargetBatches | None  # unlabelled target batches, from their own generator
     source_dropout: TorchStream
     target_dropout: TorchStream
+    epochs: int  # max_epochs, or finetune_epochs from a source-only model
 
 
-def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
+def start_run(data: TrainingData, cfg: TrainConfig, init_state: dict | None = None) -> Run:
     """Seed the generators, split and standardise the data, and build the model, the optimiser
     (Adam, Sec. IV) and the method (:mod:`agcc.methods`).
 
@@ -889,7 +894,11 @@ def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
     from the run's seed alone (common random numbers across methods): the initial weights
     (``torch.manual_seed``, before the model is built), the source batch order and the target
     batches (numpy generators), the dropout of the source and of the target forward passes
-    (:class:`TorchStream`) and the method's own draws (triplet mining; a ``torch.Generator``)."""
+    (:class:`TorchStream`) and the method's own draws (triplet mining; a ``torch.Generator``).
+
+    With ``init_state`` (the seed's source-only model, :func:`train_run` under ``init:
+    source_only``) the model starts from those weights and trains ``finetune_epochs``, with a fresh
+    optimiser and schedule and the streams of phase 1 (:func:`stream_seed`)."""
     import torch
 
     if cfg.threads:
@@ -899,20 +908,24 @@ def start_run(data: TrainingData, cfg: TrainConfig) -> Run:
     splits = run_splits(data, cfg, method_cls.uses_target)
     batches = Batches(data, device)
     mean, std = normalise_inputs(batches, data, cfg, splits)
-    torch.manual_seed(stream_seed(cfg.seed, "init"))
+    phase = 0 if init_state is None else 1
+    seed = lambda stream: stream_seed(cfg.seed, stream, phase)  # noqa: E731
+    torch.manual_seed(seed("init"))
     model = build_model(cfg, data.n_features, mean, std).to(device)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    epochs = cfg.max_epochs if init_state is None else cfg.finetune_epochs
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.max_epochs)
+    scheduler = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
                  if cfg.lr_schedule == "cosine" else None)
     labels = torch.from_numpy(batches.label).to(device)
-    method = method_cls(cfg, data, batches, labels, torch.Generator().manual_seed(stream_seed(cfg.seed, "method")))
+    method = method_cls(cfg, data, batches, labels, torch.Generator().manual_seed(seed("method")))
     method.model = model  # for a term that reads the model itself (LA-CC's input projection)
-    order = np.random.default_rng(stream_seed(cfg.seed, "source batches"))
-    targets = (TargetBatches(splits.tgt_train, cfg.batch_size, np.random.default_rng(stream_seed(cfg.seed, "target batches")))
+    order = np.random.default_rng(seed("source batches"))
+    targets = (TargetBatches(splits.tgt_train, cfg.batch_size, np.random.default_rng(seed("target batches")))
                if method_cls.uses_target else None)
     return Run(cfg, splits, batches, model, optimizer, scheduler, method, labels, order, targets,
-               TorchStream(stream_seed(cfg.seed, "source dropout"), device),
-               TorchStream(stream_seed(cfg.seed, "target dropout"), device))
+               TorchStream(seed("source dropout"), device), TorchStream(seed("target dropout"), device), epochs)
 
 
 def train_epoch(run: Run) -> dict:
@@ -983,14 +996,34 @@ class EarlyStopping:
         return epoch - self.epoch >= self.patience
 
 
-def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) -> RunResult:
+def warm_starts(cfg: TrainConfig) -> bool:
+    """Whether a run of ``cfg`` fine-tunes its seed's source-only model (``init: source_only``,
+    cross-corpus methods; the upper bounds always start from scratch)."""
+    return cfg.init == "source_only" and not methods.get(cfg.method).within_corpus
+
+
+def pretraining(cfg: TrainConfig) -> TrainConfig:
+    """The run whose model a warm-started run of ``cfg`` fine-tunes: source only, same seed,
+    direction, fold and shared settings, from scratch (:func:`canonical`: the same run for every
+    method and method setting of that seed)."""
+    return canonical(replace(cfg, method=methods.SourceOnly.name, init="scratch"))
+
+
+def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True, init_state: dict | None = None
+              ) -> RunResult:
     """Train one model and evaluate it on the target test utterances (see the module docstring):
     :func:`start_run`, then :func:`train_epoch` and the source validation UAR per epoch until
-    :class:`EarlyStopping` stops it, then the best epoch's model on the target test utterances."""
+    :class:`EarlyStopping` stops it, then the best epoch's model on the target test utterances.
+
+    A warm-started run (:func:`warm_starts`) fine-tunes ``init_state``, the weights of its
+    :func:`pretraining` run (trained here first when not given: :func:`run_task` reads them from
+    the run's checkpoint store instead). Its history, epochs and wall time are the fine-tuning's."""
+    if warm_starts(cfg) and init_state is None:
+        init_state = train_run(data, pretraining(cfg), progress=progress).state
     start_time = time.perf_counter()
-    run = start_run(data, cfg)
+    run = start_run(data, cfg, init_state if warm_starts(cfg) else None)
     history, stopper = [], EarlyStopping(cfg.patience, last=cfg.model_selection == "last")
-    bar = tqdm(range(cfg.max_epochs), desc=f"{cfg.method} {cfg.direction} seed {cfg.seed}", disable=not progress,
+    bar = tqdm(range(run.epochs), desc=f"{cfg.method} {cfg.direction} seed {cfg.seed}", disable=not progress,
                leave=False)
     for epoch in bar:
         losses = train_epoch(run)
@@ -1007,7 +1040,7 @@ def train_run(data: TrainingData, cfg: TrainConfig, *, progress: bool = True) ->
         run.model.load_state_dict(stopper.state)
     metrics, pred = evaluate(run, run.splits.tgt_test)
     return RunResult(cfg, metrics, stopper.uar, stopper.epoch, pd.DataFrame(history),
-                     time.perf_counter() - start_time, pred)
+                     time.perf_counter() - start_time, pred, run.model.state_dict())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1018,18 +1051,88 @@ def _data_in_worker(folder: str) -> TrainingData:
     return TrainingData.load(folder, verify=False)
 
 
+def task_config(task: dict) -> TrainConfig:
+    """The :class:`TrainConfig` of a grid task (:func:`task_for`), its method registered."""
+    _import_method(task["method"], task.get("method_module"))
+    return TrainConfig(**{k: v for k, v in task.items() if k in {f.name for f in fields(TrainConfig)}})
+
+
 def run_task(task: dict) -> dict:
     """Grid task: ``task`` holds ``data`` (the saved :class:`TrainingData` folder), the
     :class:`TrainConfig` fields and, for a method registered outside :mod:`agcc.methods`,
     ``method_module`` (imported here, so that the method registers in this worker process);
     returns :meth:`RunResult.row` plus the per-epoch ``history`` (a dict of lists). Each worker
-    process loads the data once (memory-mapped)."""
-    task = dict(task)
-    _import_method(task["method"], task.get("method_module"))
-    data = _data_in_worker(str(task.pop("data")))
-    cfg = TrainConfig(**{k: v for k, v in task.items() if k in {f.name for f in fields(TrainConfig)}})
-    result = train_run(data, cfg, progress=False)
+    process loads the data once (memory-mapped). A warm-started run reads its source-only model
+    from the checkpoint store (:func:`source_model`)."""
+    cfg = task_config(task)
+    data = _data_in_worker(str(task["data"]))
+    result = train_run(data, cfg, progress=False, init_state=source_model(task) if warm_starts(cfg) else None)
     return {**result.row(), "history": result.history.round(4).to_dict("list")}
+
+
+# ------------------------------------------------------------------------------------------------
+# Source-only models that warm-started runs fine-tune (init: source_only), stored once per seed
+# ------------------------------------------------------------------------------------------------
+CHECKPOINTS = "checkpoints"  # beside a training data folder: <artifacts>/checkpoints/<key>.json
+
+
+def checkpoint_folder(data_folder) -> Path:
+    """Where the source-only models of runs on ``data_folder`` are stored (a grid folder:
+    :func:`agcc.grid.read_run`, digest-checked, one record per pre-training task)."""
+    return Path(data_folder).parent / CHECKPOINTS
+
+
+def checkpoint_task(task: dict) -> dict:
+    """The grid task of the source-only run a warm-started ``task`` fine-tunes (:func:`pretraining`)."""
+    return task_for(pretraining(task_config(task)), task["data"])
+
+
+def pretrain_task(task: dict) -> dict:
+    """Grid task of a source-only model to fine-tune: :func:`run_task`'s row and history, plus the
+    model's weights (``state``: :func:`encode_state`)."""
+    cfg = task_config(task)
+    result = train_run(_data_in_worker(str(task["data"])), cfg, progress=False)
+    return {**result.row(), "history": result.history.round(4).to_dict("list"), "state": encode_state(result.state)}
+
+
+def encode_state(state: dict) -> str:
+    """A model's weights as text for a JSON record (torch.save, base64)."""
+    import base64
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, buffer)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def decode_state(text: str) -> dict:
+    """The weights :func:`encode_state` wrote (tensors only: ``weights_only``)."""
+    import base64
+    import io
+
+    import torch
+
+    return torch.load(io.BytesIO(base64.b64decode(text)), map_location="cpu", weights_only=True)
+
+
+def source_model(task: dict) -> dict:
+    """The weights of the source-only model a warm-started ``task`` fine-tunes: read from
+    :func:`checkpoint_folder` (a record that cannot be trusted is reported and trained again), or
+    trained here and stored when missing. The grids train them first
+    (:func:`agcc.experiments.pretrain`), so that workers do not train one model twice."""
+    from .grid import read_run, save_run
+
+    folder, pre = checkpoint_folder(task["data"]), checkpoint_task(task)
+    record = read_run(folder, pre)
+    if record is None:
+        start = time.perf_counter()
+        result = pretrain_task(pre)
+        folder.mkdir(parents=True, exist_ok=True)
+        save_run(folder, pre, result, time.perf_counter() - start)
+        return decode_state(result["state"])
+    return decode_state(record["result"]["state"])
 
 
 def _import_method(name: str, module: str | None) -> None:
@@ -1058,6 +1161,8 @@ def canonical(cfg: TrainConfig) -> TrainConfig:
     reset = methods.method_settings() - set(own)
     if cfg.target_protocol != "folds":  # the folds are read under target_protocol "folds" only
         reset |= {"target_folds"}
+    if not warm_starts(cfg):  # a run from scratch: finetune_epochs unread (init too, for an upper bound)
+        reset |= {"finetune_epochs"} | ({"init"} if methods.get(cfg.method).within_corpus else set())
     return replace(cfg, **{name: getattr(defaults, name) for name in reset})
 
 

@@ -401,6 +401,11 @@ def test_setup_differences_compare_the_run_with_the_paper_profile():
     crema = table.loc["CREMA-D: speakers, four-class utterances"]
     assert crema["this run"] == "simulated 2 speakers, 2 utterances" and "91 actors" in crema["paper"]
     assert table.loc["acoustic features", "this run"] == "logmel, 40"
+    start = "cross-corpus runs start from (fine-tuning epochs)"
+    assert table.loc[start, "paper"].startswith("scratch (not stated")  # no fine-tuning epochs from scratch
+    warm = report.setup_differences(report.run_params({"profile": "smoke", "init": "source_only",
+                                                       "finetune_epochs": 4}), utterances).set_index("setting")
+    assert warm.loc[start, "this run"] == "source_only, 4" and warm.loc[start, "differs"] == "yes"
 
 
 def test_one_table_ii_puts_measured_paper_and_delta_in_each_cell(tmp_path):

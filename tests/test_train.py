@@ -458,7 +458,7 @@ def test_cosine_schedule_anneals_the_learning_rate_per_epoch():
 
 def test_model_selection_last_trains_every_epoch_and_keeps_the_last():
     data = toy_data(n_per_split=(16, 8, 8))
-    cfg = config(method="Source only", direction="C->I", model_selection="last",
+    cfg = config(method="Source only", direction="C->I", model_selection="last", init="scratch",
                  **{**FAST, "max_epochs": 4, "patience": 1})
     r = train_run(data, cfg, progress=False)
     assert len(r.history) == 4 and r.best_epoch == 4 and r.val_uar == r.history["val_uar"].iloc[-1]

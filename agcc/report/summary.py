@@ -30,6 +30,8 @@ SETUP = (
     ("frames pooled before the transformer", ("frame_pool",), False),
     ("learning rate, weight decay", ("lr", "weight_decay"), True),
     ("epochs (most), early-stopping patience", ("max_epochs", "patience"), False),
+    ("learning-rate schedule, model kept", ("lr_schedule", "model_selection"), False),
+    ("cross-corpus runs start from (fine-tuning epochs)", ("init", "finetune_epochs"), False),
     ("batch size", ("batch_size",), True),
     ("AG clusters k", ("n_ag_clusters",), True),
     ("training seeds per cell", ("n_seeds",), False),
@@ -45,6 +47,8 @@ def _value(params: Mapping, names: Iterable[str]) -> str:
     names = list(names)
     if names[:1] == ["features"] and params.get("features") != "logmel":
         names = ["features"]  # the mel bands matter only for log-mel features
+    if names[:1] == ["init"] and params.get("init") == "scratch":
+        names = ["init"]  # fine-tuning epochs matter only when fine-tuning
     return ", ".join(f"{params[n]:g}" if isinstance(params.get(n), float) else str(params.get(n, "?"))
                      for n in names)
 
