@@ -12,7 +12,7 @@ import pytest
 from agcc.clustering import cluster_information, speaker_normalised
 from agcc.simulate import articulation as A
 from agcc.simulate import validate as V
-from agcc.simulate.calibrate import SIM_KNOBS, calibration_table, level_checks, record_runs
+from agcc.simulate.calibrate import SIM_KNOBS, calibration_table, level_checks, protocol_of, record_runs
 from agcc.simulate.phones import VOWEL_TARGETS, is_vowel, words_of
 from agcc.vocab import METRICS
 
@@ -138,6 +138,9 @@ def test_calibration_record_replaces_a_remeasured_setting_and_tables_every_setti
     assert table.loc["the profile's", "C->C"] == "66.5 (66-67)" and table.loc["the profile's", "ok"]
     assert table.loc["the profile's", "seeds"] == 2 and table.loc["the profile's", "max binary"] == 80.0
     assert not table.iloc[1]["ok"] and table.iloc[1]["missed"] == "C->C"  # 72.5: more than 5 above 66.4
+    # runs of another training protocol measured other models: the record keeps the new protocol's only
+    other = record_runs(runs({"C->C": 60.0}), {**params, "init": "scratch"}, path)
+    assert len(other) == 2 and (other["protocol"] == protocol_of({**params, "init": "scratch"})).all()
 
 
 def _speaker_segments(shift: float, seed: int = 0):

@@ -49,6 +49,17 @@ SIM_KNOBS = ("sim_crema_intensity", "sim_improv_intensity", "sim_channel_shift",
              "sim_articulatory_deviation", "sim_spontaneous_reduction", "sim_style_mismatch", "sim_landmark_noise")
 
 
+# the training settings that decide what an upper bound or a source-only run measures: rows measured
+# under another protocol are not comparable, and a record keeps one protocol (record_runs)
+PROTOCOL = ("init", "finetune_epochs", "model_selection", "lr_schedule", "source_validation", "target_protocol",
+            "max_epochs")
+
+
+def protocol_of(params: dict) -> str:
+    """The training protocol of a calibration as one string (``init source_only, finetune_epochs 5, ...``)."""
+    return ", ".join(f"{k} {params[k]}" for k in PROTOCOL)
+
+
 def setting_name(params: dict) -> str:
     """Folder name of a calibration setting: the knobs' values (``ci0.9_ii0.5_...``)."""
     short = {"sim_crema_intensity": "ci", "sim_improv_intensity": "ii", "sim_channel_shift": "ch",
@@ -103,18 +114,21 @@ def record_path(profile: str) -> Path:
 def record_runs(runs: pd.DataFrame, params: dict, path) -> pd.DataFrame:
     """Add the runs of one setting (:func:`calibration_levels`) to the record at ``path``, with the
     setting's knobs (:data:`SIM_KNOBS`), ``max_epochs`` and the simulator's version
-    (:data:`agcc.simulate.corpora.SIM_VERSION`); rows of the same setting, run and seed measured
-    before are replaced, and rows of another simulator version dropped (their corpora are no longer
-    generated). Returns the whole record."""
+    (:data:`agcc.simulate.corpora.SIM_VERSION`) and the training ``protocol`` (:func:`protocol_of`);
+    rows of the same setting, run and seed measured before are replaced, and rows of another
+    simulator version (their corpora are no longer generated) or another protocol (they measured
+    other models) dropped. Returns the whole record."""
     path = Path(path)
     new = runs.assign(**{k: float(params[k]) for k in SIM_KNOBS}, max_epochs=int(params["max_epochs"]),
-                      setting=setting_name(params), sim_version=SIM_VERSION)
+                      setting=setting_name(params), sim_version=SIM_VERSION, protocol=protocol_of(params))
     old = pd.read_csv(path) if path.is_file() else new.iloc[:0]
-    old = old[old["sim_version"] == SIM_VERSION] if "sim_version" in old else old.iloc[:0]
+    same = (old["sim_version"] == SIM_VERSION) & (old["protocol"] == protocol_of(params)) \
+        if {"sim_version", "protocol"} <= set(old) else pd.Series(False, index=old.index)
+    old = old[same]
     keys = ["setting", "method", "direction", "seed"]
     kept = old[~old.set_index(keys).index.isin(new.set_index(keys).index)]
     record = pd.concat([kept, new], ignore_index=True).sort_values(keys, kind="stable")
-    first = ["setting", *SIM_KNOBS, "max_epochs", "sim_version"]
+    first = ["setting", *SIM_KNOBS, "max_epochs", "sim_version", "protocol"]
     record = record[[*first, *[c for c in new.columns if c not in first]]]
     path.parent.mkdir(parents=True, exist_ok=True)
     record.round(2).to_csv(path, index=False)
