@@ -145,7 +145,8 @@ def pretrain(tasks, **grid) -> None:
     by_folder: dict = {}
     for task in tasks:
         if warm_starts(task_config(task)):
-            by_folder.setdefault(checkpoint_folder(task["data"]), []).append(checkpoint_task(task))
+            pre = checkpoint_task(task)
+            by_folder.setdefault(checkpoint_folder(pre["data"]), []).append(pre)
     for folder, pre in by_folder.items():
         run_grid(pretrain_task, pre, folder, desc="source-only models", **grid)
 

@@ -1082,9 +1082,24 @@ def checkpoint_folder(data_folder) -> Path:
     return Path(data_folder).parent / CHECKPOINTS
 
 
+def pretraining_data(folder) -> Path:
+    """The data folder whose source-only models runs on ``folder`` fine-tune: for a set that
+    shares another set's frames (:data:`FRAMES_REF`: an ablation's other k or per-speaker
+    normalised AG clusters, :func:`regroup`) and holds the same utterances, that other set — a
+    source-only run reads no vowel token or grouping, so every grouping of one set of frames
+    fine-tunes the same stored models instead of training them again; else ``folder`` itself."""
+    folder = Path(folder)
+    if (folder / FRAMES_REF).is_file():
+        base = resolve_reference(folder / FRAMES_REF, deep=False).parent
+        if (base / "utterances.csv").read_bytes() == (folder / "utterances.csv").read_bytes():
+            return base
+    return folder
+
+
 def checkpoint_task(task: dict) -> dict:
-    """The grid task of the source-only run a warm-started ``task`` fine-tunes (:func:`pretraining`)."""
-    return task_for(pretraining(task_config(task)), task["data"])
+    """The grid task of the source-only run a warm-started ``task`` fine-tunes (:func:`pretraining`,
+    on :func:`pretraining_data`)."""
+    return task_for(pretraining(task_config(task)), pretraining_data(task["data"]))
 
 
 def pretrain_task(task: dict) -> dict:
@@ -1124,7 +1139,8 @@ def source_model(task: dict) -> dict:
     (:func:`agcc.experiments.pretrain`), so that workers do not train one model twice."""
     from .grid import read_run, save_run
 
-    folder, pre = checkpoint_folder(task["data"]), checkpoint_task(task)
+    pre = checkpoint_task(task)
+    folder = checkpoint_folder(pre["data"])
     record = read_run(folder, pre)
     if record is None:
         start = time.perf_counter()

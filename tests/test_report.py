@@ -437,7 +437,7 @@ def test_opening_summarises_data_setup_closeness_and_findings(tmp_path):
     text = report.opening(report.run_params({"profile": "smoke"}), claims, long, present=report.reproduced(paths),
                           ablations=ablations, sensitivity=gains)
     assert "regenerated Table II of the paper on **simulated corpora**" in text
-    assert "learning rate, weight decay 0.001, 0.001 instead of 0.0001, 0.001" in text
+    assert "learning rate, weight decay: 0.001, 0.001 instead of 0.0001, 0.001" in text
     assert f"{int(sum(c.verdict == HOLDS for c in claims))} of {len(claims)} on Table II" in text
     assert "1 moved the 4-class UAR clearly: beta = 5 (C->I, -3.2)" in text
     assert "from 0 to 1, AG-CC over Source only +0.5 → +2.5, AG-CC over PA-CC -1.0 → -3.0" in text
@@ -454,3 +454,17 @@ def test_summary_names_the_comparisons_that_rule_the_papers_difference_out():
                        claim("T2-2", "includes zero; the paper's +0.65 would need 91 seeds")])
     assert "1 of the 2" in text and "T2-1" in text and "T2-2" not in text
     assert _ruled_out([claim("T2-2", "includes zero")]) == ""
+
+
+def test_difficulty_checks_the_builds_levels_against_the_calibration_targets():
+    from agcc.report.summary import difficulty
+
+    levels = {("Upper Bound", "C->C"): 66.0, ("Upper Bound", "I->I"): 50.0, ("Source only", "C->I"): 48.0,
+              ("Source only", "I->C"): 55.0, ("AG-CC", "C->I"): 99.0}
+    long = pd.DataFrame([{"model": m, "direction": d, "metric": metric, "mean": v if metric == "4-CAT" else 80.0}
+                         for (m, d), v in levels.items() for metric in report.METRICS])
+    text = difficulty(long)
+    assert "C->C 66.0 (66.4 ± 5: met)" in text and "I->I 50.0 (62.1 ± 5: missed)" in text
+    assert "C->I 48.0 (55.3 ± 5, below I->I: missed)" in text  # more than 5 below 55.3
+    assert "2 of 4 missed" in text and "99.0" not in text  # an anchoring method never enters
+    assert "cannot be checked" in difficulty(long[long["model"] == "AG-CC"])

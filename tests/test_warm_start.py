@@ -94,3 +94,26 @@ def test_the_grid_trains_each_source_only_model_once_and_checks_what_it_stored(t
     assert f"{damaged.name}" in capsys.readouterr().err
     assert not pending([pre], store)
     pd.testing.assert_frame_equal(runs.drop(columns=["wall_s", "history"]), again.drop(columns=["wall_s", "history"]))
+
+
+def test_a_regrouped_set_fine_tunes_the_source_only_models_of_the_set_whose_frames_it_shares(tmp_path):
+    """An ablation's other AG clustering shares the default set's frames and utterances: its runs
+    fine-tune the default set's stored source-only models (a source-only run reads no grouping);
+    a set with other utterances keeps its own."""
+    data = toy_data(n_per_split=(16, 8, 8))
+    base, variant, relabelled = (tmp_path / name / "training" for name in ("default", "k5", "other"))
+    data.save(base)
+    regrouped = replace(data, tokens=data.tokens.assign(ag_cluster=(data.tokens["ag_cluster"] + 1) % 3),
+                        shared_frames=base / "frames.npy")
+    regrouped.save(variant)
+    u = data.utterances.copy()
+    u.loc[0, "label"] = (u.loc[0, "label"] + 1) % 4
+    replace(regrouped, utterances=u).save(relabelled)
+    cfg = canonical(replace(config(method="AG-CC", direction="C->I", **WARM), threads=1))
+    on = {name: task_for(cfg, folder) for name, folder in (("base", base), ("variant", variant),
+                                                          ("relabelled", relabelled))}
+    assert on["variant"] != on["base"]  # the AG-CC runs differ ...
+    assert checkpoint_task(on["variant"]) == checkpoint_task(on["base"])  # ... their starting model does not
+    assert checkpoint_task(on["base"])["data"] == str(base)
+    assert checkpoint_task(on["relabelled"])["data"] == str(relabelled)
+    assert checkpoint_folder(checkpoint_task(on["variant"])["data"]) == tmp_path / "default" / "checkpoints"

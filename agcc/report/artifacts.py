@@ -170,7 +170,8 @@ def data_note(params: Mapping, utterances: pd.DataFrame | None = None) -> str:
                 "What it **cannot** show: whether the paper's numbers hold on CREMA-D and "
                 "MSP-IMPROV. The simulator's task difficulty was calibrated to the paper's "
                 "levels with upper-bound and source-only runs only (never an anchoring method; see "
-                "*The simulated corpora*), but it was not fitted to the real recordings, so the "
+                "*The simulated corpora*; the opening's *Difficulty* says which of those levels this "
+                "build meets), but it was not fitted to the real recordings, so the "
                 "differences measured - paper below measure how far a simulation is from real "
                 "data, not a replication error, and a verdict here is a verdict about the method "
                 "on simulated data.")

@@ -169,15 +169,37 @@ def opening(params: Mapping, claims: list[Claim], long: pd.DataFrame, *, utteran
         f"**What was reproduced.** This build regenerated {_reproduced(present)} of the paper on {data}, "
         f"profile `{params.get('profile', '?')}`.",
         "**Setup differences from the paper** (Table 9.1): " + ("none" if differing.empty else "; ".join(
-            f"{what} {mine} instead of {theirs.split(' (')[0]}"
+            f"{what}: {mine} instead of {theirs.split(' (')[0]}"
             for what, mine, theirs in zip(differing["setting"], differing["this run"], differing["paper"]))) + ".",
         f"**How closely.** Of the paper's {int(counts.sum())} claims judged below, {int(counts[HOLDS])} "
         f"{'holds' if counts[HOLDS] == 1 else 'hold'} on this data ({held(t1)} of {len(t1)} on Table I, {held(t2)} of {len(t2)} on Table II); "
         f"on Table II {closeness(long)}." + _ruled_out(t2),
+        *([f"**Difficulty.** {difficulty(long)}"] if is_simulated(params) else []),
         "**Ablations.** " + ablation_finding(ablations, why_ablations),
         "**Sensitivity.** " + sensitivity_finding(sensitivity, why_sensitivity),
     ]
     return "\n\n".join(lines)
+
+
+def difficulty(long: pd.DataFrame) -> str:
+    """How hard the simulated corpora were in this build, against the calibration targets (the
+    paper's levels, :func:`agcc.simulate.calibrate.level_checks`): the upper bounds' and the
+    source-only models' 4-class UAR per direction, each with its target and whether it is met."""
+    from ..simulate.calibrate import level_checks  # the data stages' imports, only when asked
+
+    rows = long[long["model"].isin(["Upper Bound", "Source only"])]
+    if rows.empty:
+        return "no upper bound or source-only run was measured, so the calibration cannot be checked."
+    means = rows.pivot_table(index="direction", columns="metric", values="mean").reset_index()
+    if not set(METRICS) <= set(means.columns):
+        return "the upper bounds' and source-only models' metrics are incomplete, so the calibration cannot be checked."
+    checks = level_checks(means)
+    missed = checks.loc[~checks["ok"], "direction"].tolist()
+    return ("Upper bounds and source only against the levels the simulator is calibrated to (4-class UAR, "
+            "target in brackets): " + "; ".join(f"{r.direction} {r.measured:.1f} ({r.target}: "
+                                                f"{'met' if r.ok else 'missed'})" for r in checks.itertuples())
+            + (" — every target met." if not missed else f" — {len(missed)} of {len(checks)} missed "
+               "(see *The simulated corpora*, calibration)."))
 
 
 def _ruled_out(claims) -> str:
