@@ -212,7 +212,7 @@ def format_table_ii(summary: pd.DataFrame, paper: pd.DataFrame, methods) -> pd.D
             row = {"model": method, "direction": direction}
             for metric in METRICS:
                 m, lo, hi = part.loc[metric, ["mean", "ci_low", "ci_high"]]
-                row[metric] = f"{m:.1f}" + ("" if np.isnan(lo) else f" ± {(hi - lo) / 2:.1f}")
+                row[metric] = f"{m:.1f}" + ("" if np.isnan(lo) else f"\u00a0±\u00a0{(hi - lo) / 2:.1f}")
                 key = (method, direction)
                 row[f"{metric} (paper)"] = f"{paper.loc[key, metric]:.2f}" if key in paper.index else "—"
             rows.append(row)
