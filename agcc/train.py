@@ -65,6 +65,7 @@ from .vocab import EMOTION_COLUMNS, FOUR_CLASSES, VOWELS
 # Data
 # ------------------------------------------------------------------------------------------------
 FRAMES_REF = "frames.ref.json"  # a saved set's frames when they are another set's (TrainingData.shared_frames)
+LAYERS_REF = "layers.ref.json"  # its layer means when they are another set's (TrainingData.shared_layers)
 PARTIAL_FRAMES = ".frames.npy.tmp"  # frames being assembled in their folder (hidden: never in a stamp)
 
 
@@ -101,6 +102,8 @@ class TrainingData:
         The ``frames.npy`` of another saved set that ``frames`` is (memory-mapped from), when the
         two differ only in the groupings (:func:`regroup`: the k ablation). Saved as a
         digest-checked reference (``frames.ref.json``, :func:`agcc.io.write_reference`), not a copy.
+    shared_layers : Path or None
+        Likewise the ``layers.npy`` of that set (``layers.ref.json``; about 0.5 GB at paper scale).
     """
 
     utterances: pd.DataFrame
@@ -112,6 +115,7 @@ class TrainingData:
     token_notes: pd.DataFrame
     layers: np.ndarray | None = None
     shared_frames: Path | None = field(default=None, repr=False)
+    shared_layers: Path | None = field(default=None, repr=False)
 
     @property
     def n_features(self) -> int:
@@ -138,10 +142,15 @@ class TrainingData:
             (folder / "frames.npy").unlink(missing_ok=True)
         atomic_write(folder / "distances.npz", lambda fh: np.savez(
             fh, ag_distance=self.ag_distance, vowel_distance=self.vowel_distance))
-        if self.layers is not None:
+        if self.layers is not None and self.shared_layers is not None:  # another set's: a reference
+            write_reference(folder / LAYERS_REF, self.shared_layers)
+            (folder / "layers.npy").unlink(missing_ok=True)
+        elif self.layers is not None:
             atomic_write(folder / "layers.npy", lambda fh: np.save(fh, self.layers))
+            (folder / LAYERS_REF).unlink(missing_ok=True)
         else:  # a set saved before with layers: the folder's stamp must not list them
             (folder / "layers.npy").unlink(missing_ok=True)
+            (folder / LAYERS_REF).unlink(missing_ok=True)
 
     @classmethod
     def load(cls, folder, mmap: bool = True, verify: bool = True) -> "TrainingData":
@@ -159,11 +168,13 @@ class TrainingData:
         if "session" in utterances:  # "1001" is an actor's name, not a number
             utterances["session"] = utterances["session"].astype(str)
         shared = resolve_reference(folder / FRAMES_REF, deep=False) if (folder / FRAMES_REF).is_file() else None
+        shared_layers = resolve_reference(folder / LAYERS_REF, deep=False) if (folder / LAYERS_REF).is_file() else None
+        layers = shared_layers or (folder / "layers.npy")
         out = cls(utterances=utterances, frames=np.load(shared or folder / "frames.npy", mmap_mode="r" if mmap else None),
                   tokens=read("tokens"), ag_distance=dist["ag_distance"], vowel_distance=dist["vowel_distance"],
                   dropped=read("dropped"), token_notes=read("token_notes"),
-                  layers=np.load(folder / "layers.npy", mmap_mode="r" if mmap else None)
-                  if (folder / "layers.npy").is_file() else None, shared_frames=shared)
+                  layers=np.load(layers, mmap_mode="r" if mmap else None) if layers.is_file() else None,
+                  shared_frames=shared, shared_layers=shared_layers)
         out.validate(folder)
         return out
 
@@ -329,12 +340,15 @@ def regroup(base: TrainingData, frames_file, segments, ag_run, softdtw_gamma: fl
     (the k ablation, Sec. II-C): each token's ``ag_cluster`` becomes ``ag_run``'s label of that
     token, ``ag_distance`` its barycenters' divergences (Eq. 3) and ``vowel_distance`` the vowel
     templates' under its standardisation. Utterances, tokens and frames are ``base``'s: the frames
-    are shared with ``frames_file`` (``base``'s saved ``frames.npy``), not copied."""
+    are shared with ``frames_file`` (``base``'s saved ``frames.npy``), not copied, and so are the
+    pre-trained layers' means (the ``layers.npy`` beside it) where ``base`` has them."""
     labels = pd.Series(np.asarray(ag_run.labels), index=segments.tokens["token_id"].to_numpy())
     tokens = base.tokens.assign(ag_cluster=labels.loc[base.tokens["token_id"].to_numpy()].to_numpy())
     templates = vowel_templates(segments, ag_run)
+    layers = Path(frames_file).parent / "layers.npy"
     return replace(base, tokens=tokens, ag_distance=np.asarray(ag_run.divergence, float),
-                   vowel_distance=_template_distances(templates, softdtw_gamma), shared_frames=Path(frames_file))
+                   vowel_distance=_template_distances(templates, softdtw_gamma), shared_frames=Path(frames_file),
+                   shared_layers=layers if base.layers is not None and layers.is_file() else None)
 
 
 def cached_training_data(paths, params: dict, progress: bool = True, *, ag_clusters=None,

@@ -11,7 +11,7 @@ import pytest
 from agcc import io
 from agcc.clustering import ClusteringRun
 from agcc.io import CacheError, cached_by_key
-from agcc.train import FRAMES_REF, TrainingData, regroup
+from agcc.train import FRAMES_REF, LAYERS_REF, TrainingData, regroup
 from agcc.vocab import VOWELS
 from test_train import toy_data
 
@@ -141,3 +141,25 @@ def test_frames_assembled_in_place_are_saved_without_a_copy_and_byte_identical(t
     in_place.save(tmp_path / "b")
     assert not (tmp_path / "b" / PARTIAL_FRAMES).exists()
     assert (tmp_path / "a" / "frames.npy").read_bytes() == (tmp_path / "b" / "frames.npy").read_bytes()
+
+
+def test_a_k_variant_shares_the_pre_trained_layer_means_too(tmp_path):
+    """With wav2vec2 features a set also holds every layer's utterance means (LA-CC [32]): a k
+    variant refers to the default set's ``layers.npy`` instead of a copy, and a damaged one is
+    refused, never read."""
+    from test_layer_anchoring import with_layers
+
+    folder = tmp_path / "training"
+    cached_by_key(folder, "base", lambda: TrainingData.load(folder, verify=False),
+                  lambda: with_layers(toy_data((6, 3, 3))), lambda d: d.save(folder))
+    base = TrainingData.load(folder)
+    _, variant_folder, _, _ = _variant(tmp_path, base, folder)
+    assert not (variant_folder / "layers.npy").exists() and (variant_folder / LAYERS_REF).is_file()
+    variant = TrainingData.load(variant_folder)
+    assert Path(variant.layers.filename).resolve() == (folder / "layers.npy").resolve()
+    np.testing.assert_array_equal(variant.layers, base.layers)
+    variant.save(variant_folder)  # saved again: still a reference
+    assert not (variant_folder / "layers.npy").exists()
+    (folder / "layers.npy").write_bytes((folder / "layers.npy").read_bytes()[:-40])
+    with pytest.raises(CacheError, match=f"referenced by .*{LAYERS_REF}"):
+        io.verify_folder(variant_folder)
