@@ -183,15 +183,17 @@ def _one_method_per_loss_term() -> list[str]:
     return list(seen.values())
 
 
+@pytest.mark.parametrize("protocol", [dict(init="source_only", model_selection="last"),
+                                      dict(init="scratch", model_selection="best_val")], ids=["fine-tuned", "scratch"])
 @pytest.mark.parametrize("method", _one_method_per_loss_term())
-def test_target_labels_never_reach_training(method):
+def test_target_labels_never_reach_training(method, protocol):
     """Permuting the target corpus's labels (every split) leaves training, model selection and the
     predictions identical; only the diagnostic share of anchors with the right emotion moves.
     (Small batches and a large step, so that the model learns within 4 epochs: selecting the epoch
     on the target test labels would then pick another epoch.)"""
     data = with_layers(toy_data(n_per_split=(24, 8, 12)))  # LA-CC on pre-trained layers, LA-CC (CORAL) runs
     cfg = config(method=method, direction="C->I", pseudo_threshold=0.0,
-                      **{**TINY, "batch_size": 4, "lr": 1e-2, "max_epochs": 4, "patience": 4})
+                 **{**TINY, "batch_size": 4, "lr": 1e-2, "max_epochs": 4, "patience": 4, "finetune_epochs": 3, **protocol})
     shuffled = replace(data, utterances=data.utterances.copy())
     target = (shuffled.utterances["corpus"] == cfg.target).to_numpy()
     shuffled.utterances.loc[target, "label"] = np.random.default_rng(1).permutation(
