@@ -251,12 +251,13 @@ def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce",
                                 ("anchor", "Anchored loss"), ("triplets", "Triplets per step"),
                                 ("anchor_label_acc", "Anchors with the right emotion\n(diagnostic, %)"))):
     """Per-epoch curves of training runs (one line per run; ``runs`` has ``model``, ``direction``,
-    ``seed`` and a ``history`` dict of lists), with each run's best epoch marked (dotted): a grid
+    ``seed``, ``best_epoch`` and a ``history`` dict of lists), with the epoch each run kept marked
+    (dotted: the best on source validation, or the last under ``model_selection: last``): a grid
     of panels, three to a row, lettered, the legend in a cell of its own."""
     ncols = 3
     nrows = -(-(len(columns) + 1) // ncols)  # one more cell for the legend
     fig, axes = plt.subplots(nrows, ncols, figsize=(8.4, 2.9 * nrows), squeeze=False)
-    cells = axes.flat
+    cells = list(axes.flat)  # a list: every run draws into the same panels (a flat iterator would run on)
     handles = []
     for i, run in enumerate(runs.itertuples(index=False)):
         hist = run.history
@@ -270,7 +271,7 @@ def plot_history(runs, columns=(("val_uar", "Source validation UAR (%)"), ("ce",
         handles.append((line, f"{run.model} {run.direction}, seed {run.seed}"))
     legend_ax = axes.flat[len(columns)]
     legend_ax.set_axis_off()
-    handles.append((plt.Line2D([], [], color="0.3", ls=":", lw=1.0), "epoch kept (best source val.)"))
+    handles.append((plt.Line2D([], [], color="0.3", ls=":", lw=1.0), "epoch kept"))
     legend_ax.legend([h for h, _ in handles], [t for _, t in handles], loc="center", fontsize=MIN_FONT_PT)
     for ax in list(axes.flat)[len(columns) + 1:]:
         ax.set_visible(False)

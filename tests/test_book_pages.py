@@ -37,6 +37,9 @@ def test_table_ii_bars_and_learning_curves_are_legible_and_legends_sit_off_the_a
     titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_visible() and ax.get_title(loc="left")]
     assert titles[0].startswith("(a)") and titles[-1].startswith("(e)")  # lettered, in a grid, not in a row
     assert len({round(ax.get_position().y0, 2) for ax in fig.axes if ax.get_visible()}) == 2
+    # every run in every panel, in a colour of its own (not the second run drawn into hidden cells)
+    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title(loc="left")]
+    assert all({line.get_color() for line in ax.get_lines()} == {"C0", "C1"} for ax in panels)
     _assert_legible(fig)
 
 
