@@ -68,8 +68,7 @@ def _timed(fn: Callable, task: dict, build_pid: int | None = None) -> tuple[dict
     return task, result, time.perf_counter() - start
 
 
-def save_run(folder: Path, task: dict, result: dict, wall_s: float) -> None:
-    """Store ``task``'s ``result`` in ``folder`` (atomically, with its digest: :func:`read_run`)."""
+def _save(folder: Path, task: dict, result: dict, wall_s: float) -> None:
     record = {"key": task_key(task), "task": task, "result": result, "wall_s": round(wall_s, 3),
               "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
     text = dumps_checked(record)
@@ -148,7 +147,7 @@ def run_grid(fn: Callable[[dict], dict], tasks: Sequence[dict], folder, *, engin
         try:
             with config:
                 for task, result, wall in Parallel(return_as="generator_unordered")(jobs):
-                    save_run(folder, task, result, wall)  # at once: a killed grid keeps what finished
+                    _save(folder, task, result, wall)  # at once: a killed grid keeps what finished
                     bar.update()
         finally:
             bar.close()

@@ -27,10 +27,12 @@ boolean matrices (:func:`agcc.losses.mine_triplets`).
 """
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import importlib
 import inspect
+import io
 import json
 import os
 import sys
@@ -1080,7 +1082,11 @@ def run_task(task: dict) -> dict:
     from the checkpoint store (:func:`source_model`)."""
     cfg = task_config(task)
     data = _data_in_worker(str(task["data"]))
-    result = train_run(data, cfg, progress=False, init_state=source_model(task) if warm_starts(cfg) else None)
+    return _task_result(train_run(data, cfg, progress=False, init_state=source_model(task) if warm_starts(cfg) else None))
+
+
+def _task_result(result: RunResult) -> dict:
+    """A run's grid record: :meth:`RunResult.row` and its per-epoch ``history`` (a dict of lists)."""
     return {**result.row(), "history": result.history.round(4).to_dict("list")}
 
 
@@ -1119,16 +1125,12 @@ def checkpoint_task(task: dict) -> dict:
 def pretrain_task(task: dict) -> dict:
     """Grid task of a source-only model to fine-tune: :func:`run_task`'s row and history, plus the
     model's weights (``state``: :func:`encode_state`)."""
-    cfg = task_config(task)
-    result = train_run(_data_in_worker(str(task["data"])), cfg, progress=False)
-    return {**result.row(), "history": result.history.round(4).to_dict("list"), "state": encode_state(result.state)}
+    result = train_run(_data_in_worker(str(task["data"])), task_config(task), progress=False)
+    return {**_task_result(result), "state": encode_state(result.state)}
 
 
 def encode_state(state: dict) -> str:
     """A model's weights as text for a JSON record (torch.save, base64)."""
-    import base64
-    import io
-
     import torch
 
     buffer = io.BytesIO()
@@ -1138,31 +1140,22 @@ def encode_state(state: dict) -> str:
 
 def decode_state(text: str) -> dict:
     """The weights :func:`encode_state` wrote (tensors only: ``weights_only``)."""
-    import base64
-    import io
-
     import torch
 
     return torch.load(io.BytesIO(base64.b64decode(text)), map_location="cpu", weights_only=True)
 
 
 def source_model(task: dict) -> dict:
-    """The weights of the source-only model a warm-started ``task`` fine-tunes: read from
-    :func:`checkpoint_folder` (a record that cannot be trusted is reported and trained again), or
-    trained here and stored when missing. The grids train them first
-    (:func:`agcc.experiments.pretrain`), so that workers do not train one model twice."""
-    from .grid import read_run, save_run
+    """The weights of the source-only model a warm-started ``task`` fine-tunes: its record in
+    :func:`checkpoint_folder`, through the grid (:func:`agcc.grid.run_grid` in this process: a
+    stored record is read back, one that cannot be trusted is reported and trained again, a missing
+    one trained and stored). The grids train them first (:func:`agcc.experiments.pretrain`), so
+    that workers do not train one model twice."""
+    from .grid import run_grid
 
     pre = checkpoint_task(task)
-    folder = checkpoint_folder(pre["data"])
-    record = read_run(folder, pre)
-    if record is None:
-        start = time.perf_counter()
-        result = pretrain_task(pre)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_run(folder, pre, result, time.perf_counter() - start)
-        return decode_state(result["state"])
-    return decode_state(record["result"]["state"])
+    stored = run_grid(pretrain_task, [pre], checkpoint_folder(pre["data"]), workers=1, progress=False)
+    return decode_state(stored["state"].iloc[0])
 
 
 def _import_method(name: str, module: str | None) -> None:

@@ -185,9 +185,9 @@ def difficulty(long: pd.DataFrame) -> str:
     """How hard the simulated corpora were in this build, against the calibration targets (the
     paper's levels, :func:`agcc.simulate.calibrate.level_checks`): the upper bounds' and the
     source-only models' 4-class UAR per direction, each with its target and whether it is met."""
-    from ..simulate.calibrate import level_checks  # the data stages' imports, only when asked
+    from ..simulate.calibrate import RUNS, level_checks  # the data stages' imports, only when asked
 
-    rows = long[long["model"].isin(["Upper Bound", "Source only"])]
+    rows = long[[(m, d) in RUNS for m, d in zip(long["model"], long["direction"])]]
     if rows.empty:
         return "no upper bound or source-only run was measured, so the calibration cannot be checked."
     means = rows.pivot_table(index="direction", columns="metric", values="mean").reset_index()
